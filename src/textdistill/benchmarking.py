@@ -1,0 +1,186 @@
+"""Throughput and footprint of a student and its teacher, measured side by side in one process.
+
+Throughput is texts per second over consecutive batches of the data in file order (what a server sees), the
+median of several repetitions; "end to end" includes tokenisation/featurization (what a user pays), "model only"
+excludes it (what the papers report).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .evaluation import classification_metrics
+
+
+def rss_bytes() -> int:
+    """Resident memory of this process."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:  # pragma: no cover - non-Linux
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def dir_size(path: str | Path) -> int:
+    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
+
+
+def hardware() -> dict:
+    cpu = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    info = {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+    except ImportError:
+        pass
+    return info
+
+
+def _batches(n: int, batch_size: int):
+    return [(i, min(n, i + batch_size)) for i in range(0, n, batch_size)]
+
+
+def timed_rate(run_batch, n: int, batch_size: int, repeats: int, max_seconds: float = 60.0) -> dict:
+    """Median texts/s of ``run_batch(start, end)`` over all batches, repeated; stops early past max_seconds."""
+    rates = []
+    spent = 0.0
+    run_batch(*_batches(n, batch_size)[0])  # warm-up
+    for _ in range(max(1, repeats)):
+        started = time.perf_counter()
+        for start, end in _batches(n, batch_size):
+            run_batch(start, end)
+        elapsed = time.perf_counter() - started
+        rates.append(n / elapsed)
+        spent += elapsed
+        if spent > max_seconds:
+            break
+    return {"texts_per_s": statistics.median(rates), "runs": [round(r, 1) for r in rates], "n": n}
+
+
+def student_speed(student, texts, pairs=None, batch_size=32, repeats=3) -> dict:
+    n = len(texts)
+
+    def end_to_end(s, e):
+        student.logits_batch(texts[s:e], None if pairs is None else pairs[s:e])
+
+    features = {b: student.featurize(texts[b[0]:b[1]], None if pairs is None else pairs[b[0]:b[1]])
+                for b in _batches(n, batch_size)}
+
+    def model_only(s, e):
+        student.logits_from_features(features[(s, e)])
+
+    return {"end_to_end": timed_rate(end_to_end, n, batch_size, repeats),
+            "model_only": timed_rate(model_only, n, batch_size, repeats)}
+
+
+def teacher_speed(teacher, texts, pairs=None, batch_size=32, repeats=1) -> dict:
+    import torch
+
+    n = len(texts)
+
+    def tokenize(s, e):
+        return teacher.tokenize(texts[s:e], None if pairs is None else pairs[s:e])
+
+    def end_to_end(s, e):
+        with torch.inference_mode():
+            teacher.forward(tokenize(s, e))
+
+    encoded = {b: tokenize(*b) for b in _batches(n, batch_size)}
+
+    def model_only(s, e):
+        with torch.inference_mode():
+            teacher.forward(encoded[(s, e)])
+
+    return {"end_to_end": timed_rate(end_to_end, n, batch_size, repeats, max_seconds=120),
+            "model_only": timed_rate(model_only, n, batch_size, repeats, max_seconds=120)}
+
+
+def bench_models(model_dir, data, teacher=None, limit=2000, teacher_limit=512, repeats=3, batch_sizes=(32, 1),
+                 cache_root=None) -> dict:
+    """Accuracy (when labeled), throughput at each batch size, size on disk and memory, student vs teacher."""
+    from .students import Student
+
+    texts = data.texts[:limit]
+    pairs = None if data.pairs is None else data.pairs[:limit]
+    before = rss_bytes()
+    student = Student.from_pretrained(model_dir)
+    student.predict_logits(texts[:32], None if pairs is None else pairs[:32])
+    result = {"hardware": hardware(), "data": str(data.source), "n": len(texts), "student": {
+        "path": str(model_dir), "type": student.student_type, "disk_bytes": dir_size(model_dir),
+        "rss_added_bytes": rss_bytes() - before}}
+    if data.labels is not None:
+        gold = student.labels.encode(data.labels[:limit], source=data.source)
+        pred = student.predict_logits(texts, pairs).argmax(-1)
+        result["student"]["metrics"] = classification_metrics(gold, pred, len(student.labels))
+    for bs in batch_sizes:
+        m = len(texts) if bs > 1 else min(len(texts), 500)
+        result["student"][f"batch_{bs}"] = student_speed(student, texts[:m], None if pairs is None else pairs[:m],
+                                                         bs, repeats)
+    if teacher is not None:
+        from .pipeline import align_teacher
+        from .teacher import Teacher
+
+        before = rss_bytes()
+        t = teacher if not isinstance(teacher, (str, Path)) else Teacher.from_pretrained(str(teacher))
+        tn = min(len(texts), teacher_limit)
+        t_texts = texts[:tn]
+        t_pairs = None if pairs is None else pairs[:tn]
+        t.logits(t_texts[:8], None if t_pairs is None else t_pairs[:8])
+        result["teacher"] = {"path": str(getattr(t, "path", teacher)), "disk_bytes": dir_size(getattr(t, "path", teacher)),
+                             "rss_added_bytes": rss_bytes() - before, "n_timed": tn}
+        if data.labels is not None:
+            logits = t.logits(texts, pairs, progress=True)
+            order = align_teacher(getattr(t, "label_names", None), logits.shape[1], student.labels)
+            tpred = logits[:, order].argmax(-1)
+            result["teacher"]["metrics"] = classification_metrics(gold, tpred, len(student.labels))
+            result["student"]["metrics"]["teacher_agreement"] = float((tpred == pred).mean())
+        for bs in batch_sizes:
+            m = tn if bs > 1 else min(tn, 128)
+            result["teacher"][f"batch_{bs}"] = teacher_speed(t, t_texts[:m], None if t_pairs is None else t_pairs[:m],
+                                                             bs, repeats=1)
+        result["speedup"] = {
+            f"batch_{bs}_{kind}": result["student"][f"batch_{bs}"][kind]["texts_per_s"]
+            / result["teacher"][f"batch_{bs}"][kind]["texts_per_s"]
+            for bs in batch_sizes for kind in ("end_to_end", "model_only")
+        }
+    return result
+
+
+def format_bench(r: dict) -> str:
+    lines = [f"hardware: {r['hardware']['cpu']} ({r['hardware']['cores']} cores)", f"data: {r['data']} ({r['n']} texts)"]
+    header = f"{'':10s}{'accuracy':>10s}{'b32 e2e/s':>12s}{'b32 model/s':>13s}{'b1 e2e/s':>11s}{'disk MB':>9s}{'RSS MB':>8s}"
+    lines.append(header)
+    for who in ("student", "teacher"):
+        if who not in r:
+            continue
+        m = r[who]
+        acc = m.get("metrics", {}).get("accuracy")
+        lines.append(
+            f"{who:10s}{(f'{acc:.4f}' if acc is not None else '-'):>10s}"
+            f"{m['batch_32']['end_to_end']['texts_per_s']:>12.1f}{m['batch_32']['model_only']['texts_per_s']:>13.1f}"
+            f"{m['batch_1']['end_to_end']['texts_per_s']:>11.1f}{m['disk_bytes'] / 1e6:>9.1f}"
+            f"{m['rss_added_bytes'] / 1e6:>8.1f}"
+        )
+    if "speedup" in r:
+        s = r["speedup"]
+        lines.append(f"speed-up: {s['batch_32_end_to_end']:.0f}x end to end at batch 32 "
+                     f"({s['batch_32_model_only']:.0f}x model only), {s['batch_1_end_to_end']:.0f}x at batch 1")
+    return "\n".join(lines)

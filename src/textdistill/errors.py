@@ -1,0 +1,29 @@
+"""One exception type for every problem a user can fix, so the CLI can print one line instead of a traceback."""
+
+
+class TextdistillError(Exception):
+    """A user-facing error: bad input, missing file, corrupt model directory, unknown label."""
+
+
+class DataError(TextdistillError):
+    """A data file that cannot be read as asked (missing file or column, empty file, bad encoding, unseen label)."""
+
+
+class ModelError(TextdistillError):
+    """A model or teacher directory that is missing, incomplete or corrupt."""
+
+
+class MissingExtraError(TextdistillError):
+    """An optional dependency is not installed; the message names the pip extra that provides it."""
+
+
+def require(module: str, extra: str):
+    """Import an optional dependency or fail with a message naming the extra to install."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise MissingExtraError(
+            f"'{module}' is not installed; install it with: pip install 'textdistill[{extra}]'"
+        ) from exc

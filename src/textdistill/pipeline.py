@@ -1,0 +1,182 @@
+"""Distillation end to end: label the transfer set through the cache, build the student, train, save.
+
+This is what ``textdistill distill`` and the Python API's ``distill()`` run; each step is timed so benchmarks
+can report where the wall time went.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .data import LabelMap, TextDataset
+from .errors import DataError, ModelError
+from .evaluation import classification_metrics
+from .students import Student
+
+FAMILIES = {"dan"}
+
+
+def make_family(name: str, **options):
+    """The training adapter of a student family by name (the registry the CLI's --student reads)."""
+    if name == "dan":
+        from .training.dan import DANConfig, DANFamily
+
+        return DANFamily(options.pop("config", None) or DANConfig(**options))
+    raise DataError(f"unknown student {name!r} (choose from: {', '.join(sorted(FAMILIES))})")
+
+
+def align_teacher(teacher_names: list[str] | None, num_teacher_labels: int, labels: LabelMap) -> np.ndarray:
+    """Column order that puts the teacher's logits in the order of ``labels``.
+
+    Named teacher labels are matched by name; otherwise integer labels 0..C-1 are matched to teacher columns
+    by value, and anything else is taken in order.
+    """
+    if num_teacher_labels != len(labels):
+        raise ModelError(
+            f"the teacher predicts {num_teacher_labels} classes but the training data has {len(labels)} "
+            f"({', '.join(labels.names[:10])})"
+        )
+    if teacher_names and set(teacher_names) == set(labels.names):
+        return np.array([teacher_names.index(name) for name in labels.names])
+    if all(n.lstrip("-").isdigit() for n in labels.names):
+        cols = [int(n) for n in labels.names]
+        if sorted(cols) == list(range(num_teacher_labels)):
+            return np.array(cols)
+    return np.arange(num_teacher_labels)
+
+
+@dataclass
+class TeacherOutputs:
+    """Teacher logits in the label order of the student, with the time it took to get them."""
+
+    logits: np.ndarray
+    seconds: float
+
+
+@dataclass
+class DistillReport:
+    timings: dict = field(default_factory=dict)
+    sizes: dict = field(default_factory=dict)
+    dev: dict = field(default_factory=dict)
+    teacher_dev: dict = field(default_factory=dict)
+    history: list = field(default_factory=list)
+
+
+def label_texts(teacher, texts, pairs, labels: LabelMap, cache_root, progress=True) -> TeacherOutputs:
+    from .teacher_cache import label_with_cache
+
+    started = time.perf_counter()
+    logits = label_with_cache(teacher, texts, pairs, cache_root=cache_root, progress=progress)
+    order = align_teacher(getattr(teacher, "label_names", None), logits.shape[1], labels)
+    return TeacherOutputs(np.ascontiguousarray(logits[:, order]), time.perf_counter() - started)
+
+
+def transfer_texts(train: TextDataset, unlabeled: list[TextDataset]):
+    """Training texts first, then unlabeled texts not already present (a text is labelled and learned once)."""
+    texts = list(train.texts)
+    pairs = list(train.pairs) if train.pairs is not None else None
+    seen = set(zip(texts, pairs)) if pairs is not None else set(texts)
+    for extra in unlabeled:
+        if (extra.pairs is None) != (pairs is None):
+            raise DataError(f"{extra.source}: the training data {'has' if pairs is not None else 'has no'} text "
+                            f"pairs but this file {'does not' if extra.pairs is None else 'does'}")
+        for i, text in enumerate(extra.texts):
+            key = (text, extra.pairs[i]) if pairs is not None else text
+            if key in seen or not text.strip():
+                continue
+            seen.add(key)
+            texts.append(text)
+            if pairs is not None:
+                pairs.append(extra.pairs[i])
+    return texts, pairs
+
+
+def distill(train: TextDataset, *, out: str | Path | None = None, teacher=None, dev: TextDataset | None = None,
+            unlabeled: list[TextDataset] | None = None, student: str = "dan", student_config=None,
+            train_config=None, cache_root=None, progress: bool = True, overwrite: bool = True,
+            log=print) -> tuple[Student, DistillReport]:
+    """Train a student on ``train`` (+ ``unlabeled``) from ``teacher`` (a Teacher, a path, or None for gold only).
+
+    Returns the best student by dev metric and a report of timings and metrics; saves it to ``out`` if given.
+    """
+    from .training.trainer import Trainer, TrainConfig, TrainingSet
+
+    config = train_config or TrainConfig()
+    report = DistillReport()
+    if train.labels is None:
+        raise DataError(f"{train.source or 'training data'}: no label column found (name it with --label-column)")
+    labels = LabelMap.from_labels(train.labels)
+    if len(labels) < 2:
+        raise DataError(f"{train.source}: need at least two classes, found only {labels.names}")
+    gold_train = labels.encode(train.labels, source=train.source)
+    dev_gold = None
+    if dev is not None:
+        if dev.labels is None:
+            raise DataError(f"{dev.source}: the dev set has no label column")
+        if (dev.pairs is None) != (train.pairs is None):
+            raise DataError(f"{dev.source}: text pairs must be given for both train and dev, or neither")
+        dev_gold = labels.encode(dev.labels, source=dev.source)
+
+    unlabeled = unlabeled or []
+    if teacher is None:
+        texts, pairs = list(train.texts), train.pairs
+        if unlabeled:
+            log("note: unlabeled data is ignored when training on gold labels only (no --teacher)")
+    else:
+        texts, pairs = transfer_texts(train, unlabeled)
+        if isinstance(teacher, (str, Path)):
+            from .teacher import Teacher
+
+            teacher = Teacher.from_pretrained(str(teacher))
+    gold = np.full(len(texts), -1, dtype=np.int64)
+    gold[: len(train)] = gold_train
+
+    teacher_logits = None
+    if teacher is not None:
+        outputs = label_texts(teacher, texts, pairs, labels, cache_root, progress)
+        teacher_logits = outputs.logits
+        report.timings["teacher_labelling_s"] = outputs.seconds
+        log(f"teacher outputs for {len(texts):,} texts in {outputs.seconds:.1f}s "
+            f"(cached texts cost nothing; fingerprint {teacher.fingerprint[:12]})")
+        if dev is not None:
+            dev_out = label_texts(teacher, dev.texts, dev.pairs, labels, cache_root, progress=False)
+            report.teacher_dev = classification_metrics(dev_gold, dev_out.logits.argmax(-1), len(labels))
+            report.teacher_dev_pred = dev_out.logits.argmax(-1)
+
+    family = make_family(student, config=student_config)
+    started = time.perf_counter()
+    family.fit(texts, pairs, progress=progress)
+    transfer = TrainingSet(family.encode(texts, pairs), teacher_logits, gold)
+    report.timings["vocabulary_and_encoding_s"] = time.perf_counter() - started
+    gold_set = None
+    if teacher is not None:
+        gold_set = TrainingSet(family.encode(train.texts, train.pairs), None, gold_train)
+    dev_set = None if dev is None else TrainingSet(family.encode(dev.texts, dev.pairs), None, dev_gold)
+
+    trainer = Trainer(family, config, len(labels), progress=progress, log=log)
+    module = trainer.fit(transfer, gold_set, dev_set)
+    report.timings["training_s"] = trainer.train_seconds
+    report.history = trainer.history
+    metadata = {
+        "train_file": str(train.source), "transfer_texts": len(texts), "best": trainer.best_where,
+        "teacher": None if teacher is None else {"path": str(getattr(teacher, "path", "")),
+                                                 "fingerprint": teacher.fingerprint},
+        "train_config": config.to_dict(),
+        "student_config": family.config.to_dict(),
+    }
+    result = family.export(module, labels, metadata)
+    if dev is not None:
+        pred = result.predict_logits(dev.texts, dev.pairs).argmax(-1)
+        report.dev = classification_metrics(
+            dev_gold, pred, len(labels), getattr(report, "teacher_dev_pred", None)
+        )
+        result.metadata["dev"] = report.dev
+        if report.teacher_dev:
+            result.metadata["teacher_dev"] = report.teacher_dev
+    if out is not None:
+        result.save_pretrained(out, overwrite=overwrite)
+    return result, report

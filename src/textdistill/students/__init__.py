@@ -1,0 +1,6 @@
+"""Student families; importing this package registers them for ``Student.from_pretrained``."""
+
+from .base import STUDENT_TYPES, Student
+from .dan import DANStudent
+
+__all__ = ["STUDENT_TYPES", "Student", "DANStudent"]

@@ -1,0 +1,1 @@
+"""Training students (needs the ``train`` extra: torch)."""

@@ -1,0 +1,116 @@
+"""Training-side DAN: the torch module (sparse EmbeddingBag) and its adapter for the trainer."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..data import LabelMap
+from ..ngrams import NgramConfig, NgramFeaturizer
+from ..students.dan import DANStudent
+
+
+@dataclass
+class DANConfig:
+    """Architecture and featurizer of a DAN student."""
+
+    embedding_dim: int = 1000
+    hidden_dim: int = 1000
+    dropout: float = 0.1
+    embedding_lr: float = 1e-3
+    ngrams: NgramConfig = field(default_factory=NgramConfig)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class DANModule(nn.Module):
+    """EmbeddingBag(mean) -> dropout -> Linear -> ReLU -> dropout -> Linear."""
+
+    def __init__(self, num_rows: int, dim: int, hidden: int, num_classes: int, dropout: float, pair: bool = False):
+        super().__init__()
+        self.pair = pair
+        self.embedding = nn.EmbeddingBag(max(num_rows, 1), dim, mode="mean", sparse=True)
+        nn.init.normal_(self.embedding.weight, std=0.1)
+        self.dropout = nn.Dropout(dropout)
+        self.hidden = nn.Linear(dim * (4 if pair else 1), hidden)
+        self.output = nn.Linear(hidden, num_classes)
+
+    def forward(self, rows, offsets, rows2=None, offsets2=None):
+        h = self.embedding(rows, offsets)
+        if self.pair:
+            h2 = self.embedding(rows2, offsets2)
+            h = torch.cat([h, h2, h * h2, (h - h2).abs()], dim=-1)
+        z = torch.relu(self.hidden(self.dropout(h)))
+        return self.output(self.dropout(z))
+
+
+class RaggedRows:
+    """Row ids of many texts in CSR form, with vectorised batch gathering."""
+
+    def __init__(self, rows: np.ndarray, offsets: np.ndarray):
+        self.rows, self.offsets = rows, offsets
+        self.ends = np.append(offsets[1:], len(rows))
+
+    def take(self, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        starts, ends = self.offsets[idx], self.ends[idx]
+        lens = ends - starts
+        new_offsets = np.zeros(len(idx), dtype=np.int64)
+        np.cumsum(lens[:-1], out=new_offsets[1:])
+        gather = np.arange(int(lens.sum()), dtype=np.int64) - np.repeat(new_offsets - starts, lens)
+        return torch.from_numpy(self.rows[gather]), torch.from_numpy(new_offsets)
+
+
+class DANFamily:
+    """What the trainer needs to know about DAN students."""
+
+    name = "dan"
+
+    def __init__(self, config: DANConfig | None = None):
+        self.config = config or DANConfig()
+        self.featurizer = NgramFeaturizer(self.config.ngrams)
+        self.pair = False
+
+    def fit(self, texts, pairs=None, progress: bool = True) -> None:
+        self.pair = pairs is not None
+        corpus = list(texts) + (list(pairs) if pairs is not None else [])
+        self.featurizer.fit(corpus, progress=progress)
+
+    def encode(self, texts, pairs=None, chunk: int = 4096):
+        def ragged(items):
+            parts = [self.featurizer.transform(items[i : i + chunk]) for i in range(0, len(items), chunk)]
+            rows = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
+            offs, base = [], 0
+            for r, o in parts:
+                offs.append(o + base)
+                base += len(r)
+            return RaggedRows(rows, np.concatenate(offs) if offs else np.zeros(0, dtype=np.int64))
+
+        texts = list(texts)
+        return (ragged(texts), ragged(list(pairs)) if pairs is not None else None)
+
+    def batch(self, encoded, idx: np.ndarray) -> tuple:
+        first, second = encoded
+        rows, offsets = first.take(idx)
+        if second is None:
+            return (rows, offsets)
+        return (rows, offsets, *second.take(idx))
+
+    def build(self, num_classes: int) -> DANModule:
+        c = self.config
+        return DANModule(self.featurizer.num_rows, c.embedding_dim, c.hidden_dim, num_classes, c.dropout, self.pair)
+
+    def optimizers(self, module: DANModule, lr: float) -> list:
+        dense = [p for n, p in module.named_parameters() if not n.startswith("embedding.")]
+        return [
+            torch.optim.SparseAdam(list(module.embedding.parameters()), lr=self.config.embedding_lr),
+            torch.optim.Adam(dense, lr=lr),
+        ]
+
+    def export(self, module: DANModule, labels: LabelMap, metadata: dict) -> DANStudent:
+        weights = {k: v.detach().cpu().numpy().astype(np.float32, copy=True) for k, v in module.state_dict().items()}
+        weights["embedding"] = weights.pop("embedding.weight")[: self.featurizer.num_rows]
+        return DANStudent(self.featurizer, weights, labels, pair=self.pair, metadata=metadata)

@@ -1,0 +1,85 @@
+import numpy as np
+import pytest
+
+from textdistill.ngrams import NgramConfig, NgramCounter, NgramFeaturizer, Tokenizer, ngram_hashes
+
+
+def test_tokenizer_keeps_punctuation_and_single_characters():
+    tok = Tokenizer()
+    assert tok.tokenize("It's a <br />GREAT movie!!! 10/10 :-)") == [
+        "it", "'", "s", "a", "great", "movie", "!!!", "10", "/", "10", ":-)"]
+    assert Tokenizer(lowercase=False).tokenize("I am A") == ["I", "am", "A"]
+
+
+def _python_ngrams(tokens, lo, hi):
+    return [tuple(tokens[i:i + n]) for n in range(lo, hi + 1) for i in range(len(tokens) - n + 1)]
+
+
+def test_ngram_hashes_match_a_reference_enumeration_and_respect_text_boundaries():
+    tok = Tokenizer()
+    texts = ["a b c d e", "x y", "", "a b"]
+    th, lengths = tok.hash_batch(texts)
+    h, owner = ngram_hashes(th, lengths, 1, 4)
+    for d, text in enumerate(texts):
+        expected = _python_ngrams(tok.tokenize(text), 1, 4)
+        assert (owner == d).sum() == len(expected)
+    # the same n-gram has the same hash in different texts; "a b" bigram appears in texts 0 and 3
+    h0 = set(h[owner == 0].tolist())
+    h3 = set(h[owner == 3].tolist())
+    assert h3 <= h0 and len(h3) == 3
+    # no n-gram spans two texts: "e x" would be a cross-boundary bigram
+    th2, l2 = tok.hash_batch(["e x"])
+    cross, _ = ngram_hashes(th2, l2, 2, 2)
+    assert cross[0] not in set(h.tolist())
+
+
+def test_hashes_are_stable_across_featurizer_instances():
+    a, _ = Tokenizer().hash_batch(["stable hashing please"])
+    b, _ = Tokenizer().hash_batch(["stable hashing please"])
+    assert np.array_equal(a, b)
+
+
+def test_fit_keeps_top_k_by_count_and_rows_are_ranked():
+    texts = ["good movie"] * 5 + ["bad movie"] * 3 + ["ugly"]
+    f = NgramFeaturizer(max_n=2, max_features=3).fit(texts)
+    assert f.vocab_size == 3
+    # top 3: "movie" (8), "good" (5), "good movie" (5) -> tie broken deterministically; "ugly" (1) is out
+    rows, offsets = f.transform(["movie", "ugly"])
+    assert rows.tolist() == [0] and offsets.tolist() == [0, 1]
+    rows, _ = f.transform(["good movie"])
+    assert sorted(rows.tolist()) == [0, 1, 2]
+
+
+def test_transform_drops_unknown_and_handles_empty_texts():
+    f = NgramFeaturizer().fit(["the cat sat", "the dog ran"])
+    rows, offsets = f.transform(["", "zebra", "the cat"])
+    assert offsets.tolist() == [0, 0, 0]
+    assert len(rows) == 3  # the, cat, "the cat"
+
+
+def test_buckets_hash_unknown_ngrams_into_extra_rows():
+    f = NgramFeaturizer(buckets=100).fit(["the cat sat"])
+    assert f.num_rows == f.vocab_size + 100
+    rows, offsets = f.transform(["zebra crossing"])
+    assert len(rows) == 3 and all(f.vocab_size <= r < f.num_rows for r in rows)
+    rows2, _ = f.transform(["zebra crossing"])
+    assert rows.tolist() == rows2.tolist()
+
+
+def test_counter_prunes_singletons_when_over_budget_but_keeps_frequent():
+    tok = Tokenizer()
+    counter = NgramCounter(NgramConfig(max_n=1, max_features=5), tok, max_distinct=50)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        noise = " ".join(f"w{rng.integers(1_000_000)}" for _ in range(30))
+        counter.update([noise + " frequent frequent"])
+    keys, counts = counter.top(1)
+    th, _ = tok.hash_batch(["frequent"])
+    from textdistill.ngrams import _ORDER_SALT
+    assert keys[0] == th[0] ^ _ORDER_SALT and counts[0] == 40
+    assert len(counter.keys) <= 60
+
+
+def test_bad_ngram_range_is_rejected():
+    with pytest.raises(ValueError):
+        NgramFeaturizer(min_n=3, max_n=2)
