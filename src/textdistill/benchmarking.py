@@ -77,6 +77,19 @@ def timed_rate(run_batch, n: int, batch_size: int, repeats: int, max_seconds: fl
 
 def student_speed(student, texts, pairs=None, batch_size=32, repeats=3) -> dict:
     n = len(texts)
+    from .students.base import _blas_limit
+
+    with _blas_limit(student.blas_threads or 0) if student.blas_threads else _nullcontext():
+        return _student_speed(student, texts, pairs, batch_size, repeats, n)
+
+
+def _nullcontext():
+    import contextlib
+
+    return contextlib.nullcontext()
+
+
+def _student_speed(student, texts, pairs, batch_size, repeats, n) -> dict:
 
     def end_to_end(s, e):
         student.logits_batch(texts[s:e], None if pairs is None else pairs[s:e])

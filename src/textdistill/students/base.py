@@ -23,6 +23,18 @@ def register(cls):
     return cls
 
 
+_CONTROLLER = None
+
+
+def _blas_limit(threads: int):
+    global _CONTROLLER
+    from threadpoolctl import ThreadpoolController
+
+    if _CONTROLLER is None:
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=threads, user_api="blas")
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     z = logits - logits.max(axis=-1, keepdims=True)
     np.exp(z, out=z)
@@ -55,7 +67,16 @@ class Student:
     def logits_batch(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> np.ndarray:
         return self.logits_from_features(self.featurize(texts, pairs))
 
+    blas_threads: int | None = 1  # small matmuls: one BLAS thread is fastest and never spins against a busy core
+
     def predict_logits(self, texts, pairs=None, batch_size: int | None = None) -> np.ndarray:
+        """Raw scores (n_texts, n_classes), columns in the order of ``classes_``."""
+        if self.blas_threads is None:
+            return self._predict_logits(texts, pairs, batch_size)
+        with _blas_limit(self.blas_threads):
+            return self._predict_logits(texts, pairs, batch_size)
+
+    def _predict_logits(self, texts, pairs=None, batch_size: int | None = None) -> np.ndarray:
         texts = [texts] if isinstance(texts, str) else list(texts)
         if isinstance(pairs, str):
             pairs = [pairs]
