@@ -127,16 +127,25 @@ def teacher_speed(teacher, texts, pairs=None, batch_size=32, repeats=1) -> dict:
 
 
 def bench_models(model_dir, data, teacher=None, limit=2000, teacher_limit=512, repeats=3, batch_sizes=(32, 1),
-                 cache_root=None) -> dict:
-    """Accuracy (when labeled), throughput at each batch size, size on disk and memory, student vs teacher."""
+                 cache_root=None, threads: int | None = 1) -> dict:
+    """Accuracy (when labeled), throughput at each batch size, size on disk and memory, student vs teacher.
+
+    ``threads`` sets torch's thread count for the teacher (the student's BLAS already runs on one thread), so both
+    are timed per core; None leaves torch's default.
+    """
     from .students import Student
+
+    if threads is not None and teacher is not None:
+        import torch
+
+        torch.set_num_threads(threads)
 
     texts = data.texts[:limit]
     pairs = None if data.pairs is None else data.pairs[:limit]
     before = rss_bytes()
     student = Student.from_pretrained(model_dir)
     student.predict_logits(texts[:32], None if pairs is None else pairs[:32])
-    result = {"hardware": hardware(), "data": str(data.source), "n": len(texts), "student": {
+    result = {"hardware": hardware(), "threads": threads, "data": str(data.source), "n": len(texts), "student": {
         "path": str(model_dir), "type": student.student_type, "disk_bytes": dir_size(model_dir),
         "rss_added_bytes": rss_bytes() - before}}
     if data.labels is not None:
@@ -160,9 +169,14 @@ def bench_models(model_dir, data, teacher=None, limit=2000, teacher_limit=512, r
         result["teacher"] = {"path": str(getattr(t, "path", teacher)), "disk_bytes": dir_size(getattr(t, "path", teacher)),
                              "rss_added_bytes": rss_bytes() - before, "n_timed": tn}
         if data.labels is not None:
-            logits = t.logits(texts, pairs, progress=True)
-            order = align_teacher(getattr(t, "label_names", None), logits.shape[1], student.labels)
-            tpred = logits[:, order].argmax(-1)
+            if cache_root is not None:
+                from .pipeline import label_texts
+
+                tpred = label_texts(t, texts, pairs, student.labels, cache_root).logits.argmax(-1)
+            else:
+                logits = t.logits(texts, pairs, progress=True)
+                order = align_teacher(getattr(t, "label_names", None), logits.shape[1], student.labels)
+                tpred = logits[:, order].argmax(-1)
             result["teacher"]["metrics"] = classification_metrics(gold, tpred, len(student.labels))
             result["student"]["metrics"]["teacher_agreement"] = float((tpred == pred).mean())
         for bs in batch_sizes:

@@ -237,13 +237,16 @@ def bench(
     teacher_limit: int = typer.Option(512, help="Texts for the teacher's timing (it is slow)."),
     repeats: int = typer.Option(3, help="Timing repetitions; medians are reported."),
     output: Optional[Path] = typer.Option(None, help="Also write the results as JSON."),
+    threads: int = typer.Option(1, help="Torch threads for the teacher (the student uses one); 0 = torch's default."),
+    cache: Optional[Path] = CacheOpt,
     text_column: Optional[str] = TextCol, pair_column: Optional[str] = PairCol, label_column: Optional[str] = LabelCol,
 ):
     """Accuracy and throughput of a student and its teacher, measured side by side on this machine."""
     from .benchmarking import bench_models, format_bench
 
     ds = _read(data, text_column, pair_column, label_column)
-    result = bench_models(model, ds, teacher=teacher, limit=limit, teacher_limit=teacher_limit, repeats=repeats)
+    result = bench_models(model, ds, teacher=teacher, limit=limit, teacher_limit=teacher_limit, repeats=repeats,
+                          threads=threads or None, cache_root=_cache_root(cache) if teacher else None)
     print(format_bench(result))
     if output:
         from .persistence import write_json_atomically

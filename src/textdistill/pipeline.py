@@ -177,6 +177,8 @@ def distill(train: TextDataset, *, out: str | Path | None = None, teacher=None, 
         result.metadata["dev"] = report.dev
         if report.teacher_dev:
             result.metadata["teacher_dev"] = report.teacher_dev
+    result.metadata["timings"] = report.timings
+    result.metadata["history"] = report.history
     if out is not None:
         result.save_pretrained(out, overwrite=overwrite)
     return result, report

