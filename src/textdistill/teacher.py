@@ -242,31 +242,37 @@ class Teacher:
             lengths += np.array([len(p) for p in pairs], dtype=np.int64)
         order = np.argsort(-lengths, kind="stable")  # longest first: any memory problem shows up at once
 
-        # The Rust tokenizer builds every overflow combination of a truncated pair (quadratic: ~10 s for two
-        # 2,500-token segments); clipping pair segments to 32 characters per kept token first avoids that and,
-        # short of pathological texts, keeps the same first max_length tokens.
-        clip = max(1024, PAIR_CLIP_CHARS_PER_TOKEN * self.max_length)
         bar, own_bar = _progress_bar(progress, n)
         try:
             with torch.inference_mode():
                 for start in range(0, n, self.batch_size):
                     idx = order[start:start + self.batch_size]
-                    batch = [texts[i] for i in idx]
-                    second = None
-                    if pairs is not None:
-                        batch = [t[:clip] for t in batch]
-                        second = [pairs[i][:clip] for i in idx]
-                    enc = self.tokenizer(batch, second, padding=True, truncation=True, max_length=self.max_length,
-                                         return_tensors="pt")
-                    enc = {k: v.to(self.device) for k, v in enc.items()}
-                    logits = self.model(**enc).logits
-                    out[idx] = logits.float().cpu().numpy()
+                    enc = self.tokenize([texts[i] for i in idx], None if pairs is None else [pairs[i] for i in idx])
+                    out[idx] = self.forward(enc).float().cpu().numpy()
                     if bar is not None:
                         bar.update(len(idx))
         finally:
             if own_bar:
                 bar.close()
         return out
+
+    def tokenize(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> dict:
+        """One batch -> padded, truncated input tensors on the teacher's device."""
+        second = None
+        if pairs is not None:
+            # The Rust tokenizer builds every overflow combination of a truncated pair (quadratic: ~10 s for two
+            # 2,500-token segments); clipping pair segments to 32 characters per kept token first avoids that and,
+            # short of pathological texts, keeps the same first max_length tokens.
+            clip = max(1024, PAIR_CLIP_CHARS_PER_TOKEN * self.max_length)
+            texts = [t[:clip] for t in texts]
+            second = [p[:clip] for p in pairs]
+        enc = self.tokenizer(list(texts), second, padding=True, truncation=True, max_length=self.max_length,
+                             return_tensors="pt")
+        return {k: v.to(self.device) for k, v in enc.items()}
+
+    def forward(self, encoded: dict):
+        """Logits tensor of one tokenized batch (call under torch.inference_mode)."""
+        return self.model(**encoded).logits
 
     def predict(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> np.ndarray:
         """Argmax class ids (N,)."""
