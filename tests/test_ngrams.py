@@ -83,3 +83,25 @@ def test_counter_prunes_singletons_when_over_budget_but_keeps_frequent():
 def test_bad_ngram_range_is_rejected():
     with pytest.raises(ValueError):
         NgramFeaturizer(min_n=3, max_n=2)
+
+
+def test_batch_hashing_equals_text_by_text_hashing():
+    tok = Tokenizer()
+    texts = ["Hello, world!", "", "a\x00b", "  ", "<br />line two", "émigré café ?!"]
+    hashes, lengths = tok.hash_batch(texts)
+    assert lengths.tolist() == [len(tok.tokenize(t.replace("\x00", " "))) for t in texts]
+    one_by_one = np.concatenate([tok.hash_batch([t])[0] for t in texts])
+    assert np.array_equal(hashes, one_by_one)
+    assert len(tok.hash_batch([])[0]) == 0
+
+
+def test_hash_index_finds_every_key_and_rejects_others():
+    from textdistill.ngrams import HashIndex
+
+    rng = np.random.default_rng(0)
+    keys = np.unique(rng.integers(0, 2**63, 5000, dtype=np.uint64))
+    index = HashIndex(keys, np.arange(len(keys)))
+    assert np.array_equal(index.lookup(keys), np.arange(len(keys)))
+    others = rng.integers(0, 2**63, 1000, dtype=np.uint64)
+    others = others[~np.isin(others, keys)]
+    assert (index.lookup(others) == -1).all()
