@@ -17,6 +17,20 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 teacher_app = typer.Typer(no_args_is_help=True, help="Make and inspect teachers.")
 app.add_typer(teacher_app, name="teacher")
 
+
+@app.callback()
+def _global_options(
+    threads: Optional[int] = typer.Option(None, "--threads", help="Torch threads for the teacher and training "
+                                          "(default: torch's choice). On a small shared VM, 1 is often fastest."),
+):
+    if threads is not None:
+        if threads < 1:
+            raise TextdistillError("--threads must be at least 1")
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        import torch
+
+        torch.set_num_threads(threads)
+
 TextCol = typer.Option(None, "--text-column", help="Text column: name or 0-based index (auto-detected).")
 PairCol = typer.Option(None, "--pair-column", help="Second text of a pair: name or index (auto-detected).")
 LabelCol = typer.Option(None, "--label-column", help="Label column: name or index (auto-detected).")
@@ -74,8 +88,9 @@ def teacher_finetune(
         train_pairs=tr.pairs, dev_texts=dv.texts if dv else None, dev_pairs=dv.pairs if dv else None,
         dev_label_ids=labels.encode(dv.labels, dv.source) if dv else None, config=config, overwrite=overwrite,
     )
+    shown = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str)) and k != "out_dir"}
     _say(f"teacher saved to {out}: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
-                                                  for k, v in metrics.items()))
+                                                  for k, v in shown.items()))
 
 
 @app.command()
