@@ -154,7 +154,7 @@ def distill(train: TextDataset, *, out: str | Path | None = None, teacher=None, 
     report.timings["vocabulary_and_encoding_s"] = time.perf_counter() - started
     gold_set = None
     if teacher is not None:
-        gold_set = TrainingSet(family.encode(train.texts, train.pairs), None, gold_train)
+        gold_set = TrainingSet(transfer.encoded, None, gold, rows=np.arange(len(train)))
     dev_set = None if dev is None else TrainingSet(family.encode(dev.texts, dev.pairs), None, dev_gold)
 
     trainer = Trainer(family, config, len(labels), progress=progress, log=log)

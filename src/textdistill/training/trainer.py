@@ -40,14 +40,19 @@ class TrainConfig:
 
 @dataclass
 class TrainingSet:
-    """Encoded texts with teacher logits (or None) and gold label ids (-1 where unlabeled)."""
+    """Encoded texts with teacher logits (or None) and gold label ids (-1 where unlabeled).
+
+    ``rows`` restricts training to some examples (e.g. the gold-labeled ones for fine-tuning) without encoding
+    them again.
+    """
 
     encoded: object
     teacher_logits: np.ndarray | None
     gold: np.ndarray
+    rows: np.ndarray | None = None
 
     def __len__(self) -> int:
-        return len(self.gold)
+        return len(self.gold) if self.rows is None else len(self.rows)
 
 
 def predict_logits(family, module, encoded, n: int, batch_size: int = 1024) -> np.ndarray:
@@ -98,6 +103,7 @@ class Trainer:
         teacher = None if data.teacher_logits is None else torch.from_numpy(data.teacher_logits.astype(np.float32))
         gold = torch.from_numpy(data.gold.astype(np.int64))
         n = len(data)
+        rows = np.arange(n) if data.rows is None else data.rows
         steps_per_epoch = (n + c.batch_size - 1) // c.batch_size
         bar = None
         if self.progress:
@@ -107,7 +113,7 @@ class Trainer:
         step, running = 0, None
         module.train()
         for epoch in range(epochs):
-            order = rng.permutation(n)
+            order = rows[rng.permutation(n)]
             for start in range(0, n, c.batch_size):
                 idx = order[start : start + c.batch_size]
                 logits = module(*self.family.batch(data.encoded, idx))
