@@ -262,6 +262,53 @@ def finetune(args):
                                           "reproduced_dev_accuracy": ours.get("dev_accuracy"), "card": ours})
 
 
+def vocab_scale(args):
+    """Count 1..4-grams over one million documents (3 random IMDB sentences each) into a 1M vocabulary and
+    build a 1M x 1000 DAN; reports wall time and peak memory (a fresh subprocess, so the peak is this job's)."""
+    code = r"""
+import random, re, resource, sys, time
+sys.path.insert(0, sys.argv[1])
+from textdistill.data import read_dataset
+from textdistill.ngrams import NgramFeaturizer
+split = re.compile(r"(?<=[.!?])\s+")
+pool = []
+for name in ("unsup", "train", "test"):
+    for review in read_dataset(sys.argv[2] + f"/imdb/{name}.csv.gz", label=None).texts:
+        pool.extend(s for s in split.split(review.replace("<br />", " ")) if s.strip())
+rng = random.Random(0)
+docs = [" ".join(rng.choice(pool) for _ in range(3)) for _ in range(int(sys.argv[3]))]
+del pool
+t = time.perf_counter()
+f = NgramFeaturizer(max_features=1_000_000).fit(docs, progress=True)
+count_s = time.perf_counter() - t
+tokens = sum(len(d.split()) for d in docs[:10000]) * len(docs) / 10000
+import torch
+from textdistill.training.dan import DANModule
+t = time.perf_counter()
+m = DANModule(f.num_rows, 1000, 1000, 2, 0.1)
+opt = [torch.optim.SparseAdam(list(m.embedding.parameters())), torch.optim.Adam(list(m.hidden.parameters()) + list(m.output.parameters()))]
+rows, offsets = f.transform(docs[:64])
+for step in range(20):
+    loss = m(torch.from_numpy(rows), torch.from_numpy(offsets)).logsumexp(-1).mean()
+    for o in opt: o.zero_grad()
+    loss.backward()
+    for o in opt: o.step()
+train_s = time.perf_counter() - t
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+print(f"RESULT {len(docs)} {tokens:.0f} {f.vocab_size} {count_s:.1f} {train_s:.1f} {peak:.2f}")
+"""
+    started = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", code, str(ROOT / "src"), str(DATA), str(args.docs)],
+                         check=True, capture_output=True, text=True).stdout
+    docs, tokens, vocab, count_s, train_s, peak = out.strip().splitlines()[-1].split()[1:]
+    save_result("vocab-scale", {"documents": int(docs), "approx_tokens": float(tokens), "vocab_size": int(vocab),
+                                "count_s": float(count_s), "dan_1m_x_1000_build_and_20_steps_s": float(train_s),
+                                "peak_rss_gb": float(peak), "wall_s": time.perf_counter() - started,
+                                "command": f"python benchmarks/run.py vocab-scale --docs {args.docs}"})
+    log(f"{docs} docs ({float(tokens) / 1e6:.0f}M tokens): vocabulary of {vocab} in {count_s}s; 1M x 1000 DAN "
+        f"built and 20 SparseAdam steps in {train_s}s; peak RSS {peak} GB")
+
+
 # -- README table -------------------------------------------------------------------------------------------------------
 def table(args):
     lines = []
@@ -295,6 +342,14 @@ def table(args):
                       f"{s['student_vs_fasttext_batch32']:.2f}x fastText's end-to-end rate. Wall times: vocabulary + "
                       f"encoding {t.get('vocabulary_and_encoding_s', 0):.0f}s, teacher labelling "
                       f"{t.get('teacher_labelling_s', 0):.0f}s (from the cache), training {t.get('training_s', 0):.0f}s.", ""]
+    vs = RESULTS / "vocab-scale.json"
+    if vs.exists():
+        r = json.loads(vs.read_text())
+        lines.append(f"Vocabulary at scale: {r['documents']:,} documents (~{r['approx_tokens'] / 1e6:.0f}M tokens) counted "
+                     f"into a {r['vocab_size']:,}-n-gram vocabulary in {r['count_s']:.0f}s; a {r['vocab_size']:,} x 1000 "
+                     f"DAN built and trained 20 SparseAdam steps in {r['dan_1m_x_1000_build_and_20_steps_s']:.0f}s; "
+                     f"peak memory {r['peak_rss_gb']:.1f} GB.")
+        lines.append("")
     ft = RESULTS / "sst2-teacher-finetune.json"
     if ft.exists():
         r = json.loads(ft.read_text())
@@ -311,13 +366,14 @@ def table(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["sst2", "imdb", "imdb-label", "finetune", "table", "all"])
+    parser.add_argument("what", choices=["sst2", "imdb", "imdb-label", "finetune", "vocab-scale", "table", "all"])
+    parser.add_argument("--docs", type=int, default=1_000_000, help="Documents for vocab-scale.")
     parser.add_argument("--unsup", type=int, default=25_000, help="IMDB unsup reviews added to the transfer set.")
     parser.add_argument("--test-size", type=int, default=5_000, help="IMDB test sample size.")
     args = parser.parse_args()
     if not DATA.exists():
         sys.exit(f"benchmark data not found at {DATA} (set TEXTDISTILL_SHARED)")
-    jobs = {"sst2": [sst2], "imdb": [imdb], "imdb-label": [imdb_files], "finetune": [finetune], "table": [table], "all": [sst2, imdb, finetune, table]}
+    jobs = {"sst2": [sst2], "imdb": [imdb], "imdb-label": [imdb_files], "vocab-scale": [vocab_scale], "finetune": [finetune], "table": [table], "all": [sst2, imdb, finetune, table]}
     for job in jobs[args.what]:
         job(args)
 

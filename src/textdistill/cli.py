@@ -105,8 +105,10 @@ def label(
 ):
     """Fill the teacher-output cache for a corpus. Resumable: rerun after an interruption to continue."""
     from .data import read_dataset
+    from .errors import check
     from .teacher_cache import label_with_cache
 
+    check(chunk_size >= 1 and batch_size >= 1, "--chunk-size and --batch-size must be >= 1")
     t = _load_teacher(teacher, max_length, batch_size)
     root = _cache_root(cache)
     for path in input:
@@ -148,19 +150,12 @@ def distill(
     text_column: Optional[str] = TextCol, pair_column: Optional[str] = PairCol, label_column: Optional[str] = LabelCol,
 ):
     """Distill a teacher into a student (or train a student on gold labels when no teacher is given)."""
-    from .ngrams import NgramConfig
+    from .ngrams import NgramConfig, NgramFeaturizer
     from .persistence import check_can_write
     from .pipeline import distill as run_distill
     from .training.dan import DANConfig
 
     check_can_write(out, overwrite)
-    if loss not in ("kl", "mse", "ce"):
-        raise TextdistillError(f"--loss must be kl, mse or ce, not {loss!r}")
-    if select_metric not in ("accuracy", "macro_f1", "mcc"):
-        raise TextdistillError(f"--select-metric must be accuracy, macro_f1 or mcc, not {select_metric!r}")
-    tr = _read(train, text_column, pair_column, label_column, require_label=True)
-    dv = _read(dev, text_column, pair_column, label_column, require_label=True) if dev else None
-    extra = [_read(p, text_column, pair_column, None) for p in unlabeled]
     config = _train_config(epochs=epochs, finetune_epochs=finetune_epochs, batch_size=batch_size, lr=lr, loss=loss,
                            temperature=temperature, alpha=alpha, eval_every=eval_every,
                            select_metric=select_metric, seed=seed)
@@ -168,6 +163,10 @@ def distill(
                                embedding_lr=embedding_lr,
                                ngrams=NgramConfig(max_n=max_ngram, max_features=vocab_size, min_count=min_count,
                                                   buckets=buckets))
+    NgramFeaturizer(student_config.ngrams)  # validates the n-gram settings before any slow work
+    tr = _read(train, text_column, pair_column, label_column, require_label=True)
+    dv = _read(dev, text_column, pair_column, label_column, require_label=True) if dev else None
+    extra = [_read(p, text_column, pair_column, None) for p in unlabeled]
     t = _load_teacher(teacher, max_length, teacher_batch_size) if teacher else None
     _, report = run_distill(tr, out=out, teacher=t, dev=dv, unlabeled=extra, student=student,
                             student_config=student_config, train_config=config, cache_root=_cache_root(cache),
@@ -258,6 +257,9 @@ def bench(
 ):
     """Accuracy and throughput of a student and its teacher, measured side by side on this machine."""
     from .benchmarking import bench_models, format_bench
+    from .errors import check
+
+    check(limit >= 1 and teacher_limit >= 1 and repeats >= 1, "--limit, --teacher-limit and --repeats must be >= 1")
 
     ds = _read(data, text_column, pair_column, label_column)
     result = bench_models(model, ds, teacher=teacher, limit=limit, teacher_limit=teacher_limit, repeats=repeats,

@@ -5,12 +5,22 @@ class TextdistillError(Exception):
     """A user-facing error: bad input, missing file, corrupt model directory, unknown label."""
 
 
-class DataError(TextdistillError):
+class DataError(TextdistillError, ValueError):
     """A data file that cannot be read as asked (missing file or column, empty file, bad encoding, unseen label)."""
 
 
 class ModelError(TextdistillError):
     """A model or teacher directory that is missing, incomplete or corrupt."""
+
+
+class ConfigError(TextdistillError, ValueError):
+    """A setting out of its valid range (a batch size of 0, a temperature of 0, ...)."""
+
+
+def check(condition: bool, message: str) -> None:
+    """Raise ConfigError(message) unless condition holds: one-line validation of settings."""
+    if not condition:
+        raise ConfigError(message)
 
 
 class MissingExtraError(TextdistillError):

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .errors import DataError, ModelError
+from .errors import ConfigError, DataError, ModelError
 from .teacher import (CARD_NAME, Teacher, _first_line, _load_model, _looks_like_path, _untrained_keys, check_model_dir,
                       quiet_transformers)
 
@@ -43,13 +43,13 @@ class FinetuneConfig:
 
     def __post_init__(self):
         if not self.epochs > 0:
-            raise ValueError("epochs must be > 0")
+            raise ConfigError("epochs must be > 0")
         if self.batch_size < 1 or self.max_length < 2:
-            raise ValueError("batch_size must be >= 1 and max_length >= 2")
+            raise ConfigError("batch_size must be >= 1 and max_length >= 2")
         if not 0 <= self.warmup_ratio < 1:
-            raise ValueError("warmup_ratio must be in [0, 1)")
+            raise ConfigError("warmup_ratio must be in [0, 1)")
         if self.eval_every is not None and self.eval_every < 1:
-            raise ValueError("eval_every must be >= 1 (or None)")
+            raise ConfigError("eval_every must be >= 1 (or None)")
 
 
 def _check_out_dir(out: Path, overwrite: bool) -> None:

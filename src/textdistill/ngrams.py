@@ -16,6 +16,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from .errors import check
+
 TOKEN_PATTERN = r"\w+|[^\w\s]+"
 _HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _MULT = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit constant (golden ratio) for the rolling hash
@@ -230,8 +232,10 @@ class NgramFeaturizer:
         self.config = config or NgramConfig()
         if overrides:
             self.config = NgramConfig(**{**self.config.to_dict(), **overrides})
-        if not 1 <= self.config.min_n <= self.config.max_n:
-            raise ValueError(f"bad n-gram range {self.config.min_n}..{self.config.max_n}")
+        c = self.config
+        check(1 <= c.min_n <= c.max_n, f"bad n-gram range {c.min_n}..{c.max_n} (need 1 <= min_n <= max_n)")
+        check(c.max_features >= 1, f"vocabulary size must be >= 1, got {c.max_features}")
+        check(c.min_count >= 1 and c.buckets >= 0, "min_count must be >= 1 and buckets >= 0")
         self.tokenizer = Tokenizer(self.config.token_pattern, self.config.lowercase, self.config.strip_html)
         self.ranked_hashes_: np.ndarray | None = None  # vocabulary hashes; row i = i-th most frequent n-gram
         self.index_: HashIndex | None = None

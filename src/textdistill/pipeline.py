@@ -132,6 +132,7 @@ def distill(train: TextDataset, *, out: str | Path | None = None, teacher=None, 
             from .teacher import Teacher
 
             teacher = Teacher.from_pretrained(str(teacher))
+        align_teacher(getattr(teacher, "label_names", None), int(teacher.num_labels), labels)  # fail before labelling
     gold = np.full(len(texts), -1, dtype=np.int64)
     gold[: len(train)] = gold_train
 

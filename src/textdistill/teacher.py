@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from .errors import DataError, ModelError
+from .errors import ConfigError, DataError, ModelError
 
 CARD_NAME = "teacher_card.json"
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
@@ -167,7 +167,7 @@ class Teacher:
         from transformers import AutoTokenizer
 
         if batch_size < 1:
-            raise ValueError("batch_size must be >= 1")
+            raise ConfigError("batch_size must be >= 1")
         source = os.fspath(path_or_id)
         local = Path(source).expanduser()
         if local.exists() or _looks_like_path(source):
@@ -213,7 +213,7 @@ class Teacher:
             if isinstance(positions, int) and positions > 0:
                 max_length = min(max_length, positions)
         if max_length < 2:
-            raise ValueError(f"max_length must be >= 2, got {max_length}")
+            raise ConfigError(f"max_length must be >= 2, got {max_length}")
         fingerprint = fingerprint_dir(folder, max_length)
         return cls(model, tokenizer, max_length=max_length, batch_size=batch_size, device=device,
                    fingerprint=fingerprint, source=source)

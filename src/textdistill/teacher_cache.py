@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import DataError
+from .errors import ConfigError, DataError
 
 CHUNK_PREFIX = "chunk-"
 CHUNK_SUFFIX = ".safetensors"
@@ -233,7 +233,7 @@ def label_with_cache(teacher, texts: Sequence[str], pairs: Sequence[str] | None 
     pairs, progress=...)``.
     """
     if chunk_size < 1:
-        raise ValueError("chunk_size must be >= 1")
+        raise ConfigError("chunk_size must be >= 1")
     texts = list(texts)
     pairs = list(pairs) if pairs is not None else None
     keys = text_keys(texts, pairs)

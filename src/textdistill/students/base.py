@@ -12,7 +12,7 @@ from typing import ClassVar, Sequence
 import numpy as np
 
 from ..data import LabelMap
-from ..errors import ModelError
+from ..errors import DataError, ModelError
 from ..persistence import FORMAT_NAME, FORMAT_VERSION, read_json, write_dir_atomically, write_json
 
 STUDENT_TYPES: dict[str, type["Student"]] = {}
@@ -81,7 +81,7 @@ class Student:
         if isinstance(pairs, str):
             pairs = [pairs]
         if pairs is not None and len(pairs) != len(texts):
-            raise ValueError(f"got {len(texts)} texts but {len(pairs)} pairs")
+            raise DataError(f"got {len(texts)} texts but {len(pairs)} pairs")
         bs = batch_size or self.default_batch_size
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data import LabelMap
-from ..errors import ModelError
+from ..errors import DataError, ModelError
 from ..ngrams import NgramConfig, NgramFeaturizer
 from ..persistence import load_tensors, save_tensors
 from .base import Student, register
@@ -61,9 +61,9 @@ class DANStudent(Student):
 
     def featurize(self, texts, pairs=None):
         if self.pair and pairs is None:
-            raise ValueError("this student classifies text pairs: pass pairs=")
+            raise DataError("this student classifies text pairs, but the input has no second text (text_pair)")
         if not self.pair and pairs is not None:
-            raise ValueError("this student classifies single texts, but pairs were given")
+            raise DataError("this student classifies single texts, but the input has text pairs")
         first = self.featurizer.transform(texts)
         return (first, self.featurizer.transform(pairs)) if self.pair else (first,)
 

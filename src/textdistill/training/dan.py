@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from ..data import LabelMap
+from ..errors import check
 from ..ngrams import NgramConfig, NgramFeaturizer
 from ..students.dan import DANStudent
 
@@ -22,6 +23,11 @@ class DANConfig:
     dropout: float = 0.1
     embedding_lr: float = 1e-3
     ngrams: NgramConfig = field(default_factory=NgramConfig)
+
+    def __post_init__(self):
+        check(self.embedding_dim >= 1 and self.hidden_dim >= 1, "embedding_dim and hidden_dim must be >= 1")
+        check(0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}")
+        check(self.embedding_lr > 0, "embedding_lr must be > 0")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -111,6 +117,7 @@ class DANFamily:
         ]
 
     def export(self, module: DANModule, labels: LabelMap, metadata: dict) -> DANStudent:
-        weights = {k: v.detach().cpu().numpy().astype(np.float32, copy=True) for k, v in module.state_dict().items()}
+        # views of the trained tensors, no copy: a 1M x 1000 table is 4 GB
+        weights = {k: v.detach().cpu().numpy().astype(np.float32, copy=False) for k, v in module.state_dict().items()}
         weights["embedding"] = weights.pop("embedding.weight")[: self.featurizer.num_rows]
         return DANStudent(self.featurizer, weights, labels, pair=self.pair, metadata=metadata)

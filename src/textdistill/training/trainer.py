@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from ..evaluation import classification_metrics
-from .losses import distillation_loss
+from ..errors import check
+from .losses import LOSSES, distillation_loss
 
 
 @dataclass
@@ -33,6 +34,17 @@ class TrainConfig:
     eval_every: int = 0
     select_metric: str = "accuracy"
     seed: int = 0
+
+    def __post_init__(self):
+        check(self.epochs >= 1 and self.finetune_epochs >= 0, "epochs must be >= 1 and finetune_epochs >= 0")
+        check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
+        check(self.lr > 0 and (self.finetune_lr is None or self.finetune_lr > 0), "learning rates must be > 0")
+        check(self.loss in LOSSES, f"loss must be one of {', '.join(LOSSES)}, not {self.loss!r}")
+        check(self.temperature > 0, f"temperature must be > 0, got {self.temperature}")
+        check(0 <= self.alpha <= 1, f"alpha must be in [0, 1], got {self.alpha}")
+        check(self.eval_every >= 0, "eval_every must be >= 0")
+        check(self.select_metric in ("accuracy", "macro_f1", "mcc"),
+              f"select_metric must be accuracy, macro_f1 or mcc, not {self.select_metric!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
