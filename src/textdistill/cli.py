@@ -131,15 +131,16 @@ def distill(
     dev: Optional[Path] = typer.Option(None, help="Labeled dev file for model selection."),
     unlabeled: List[Path] = typer.Option([], help="Extra transfer texts labelled by the teacher; repeatable."),
     student: str = typer.Option("dan", help="Student family."),
-    epochs: int = typer.Option(5, help="Distillation epochs over the transfer set."),
+    epochs: int = typer.Option(3, help="Distillation epochs over the transfer set."),
     finetune_epochs: int = typer.Option(2, help="Epochs on gold labels after distillation (KD+FT); 0 = KD only."),
+    finetune_lr_scale: float = typer.Option(0.1, help="Learning rates of the gold fine-tune, relative to KD's."),
     batch_size: int = typer.Option(64), lr: float = typer.Option(1e-3, help="Learning rate of the dense layers."),
     loss: str = typer.Option("kl", help="kl (KL to the teacher's distribution), mse (on logits) or ce (gold only)."),
     temperature: float = typer.Option(1.0), alpha: float = typer.Option(0.0, help="Weight of CE on gold labels."),
     eval_every: int = typer.Option(0, help="Also evaluate on dev every N steps (0: once per epoch)."),
     select_metric: str = typer.Option("accuracy", help="accuracy, macro_f1 or mcc."),
     seed: int = typer.Option(0),
-    embedding_dim: int = typer.Option(1000), hidden_dim: int = typer.Option(1000),
+    embedding_dim: int = typer.Option(512), hidden_dim: int = typer.Option(512),
     dropout: float = typer.Option(0.1), embedding_lr: float = typer.Option(1e-3),
     max_ngram: int = typer.Option(4), vocab_size: int = typer.Option(1_000_000, help="Top-K n-grams kept."),
     min_count: int = typer.Option(1), buckets: int = typer.Option(0, help="Hash buckets for unknown n-grams."),
@@ -156,7 +157,8 @@ def distill(
     from .training.dan import DANConfig
 
     check_can_write(out, overwrite)
-    config = _train_config(epochs=epochs, finetune_epochs=finetune_epochs, batch_size=batch_size, lr=lr, loss=loss,
+    config = _train_config(epochs=epochs, finetune_epochs=finetune_epochs, finetune_lr_scale=finetune_lr_scale,
+                           batch_size=batch_size, lr=lr, loss=loss,
                            temperature=temperature, alpha=alpha, eval_every=eval_every,
                            select_metric=select_metric, seed=seed)
     student_config = DANConfig(embedding_dim=embedding_dim, hidden_dim=hidden_dim, dropout=dropout,

@@ -63,6 +63,7 @@ class DistillReport:
     sizes: dict = field(default_factory=dict)
     dev: dict = field(default_factory=dict)
     teacher_dev: dict = field(default_factory=dict)
+    teacher_dev_pred: np.ndarray | None = None
     history: list = field(default_factory=list)
 
 
@@ -173,7 +174,7 @@ def distill(train: TextDataset, *, out: str | Path | None = None, teacher=None, 
     if dev is not None:
         pred = result.predict_logits(dev.texts, dev.pairs).argmax(-1)
         report.dev = classification_metrics(
-            dev_gold, pred, len(labels), getattr(report, "teacher_dev_pred", None)
+            dev_gold, pred, len(labels), report.teacher_dev_pred
         )
         result.metadata["dev"] = report.dev
         if report.teacher_dev:

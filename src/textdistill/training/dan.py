@@ -18,8 +18,8 @@ from ..students.dan import DANStudent
 class DANConfig:
     """Architecture and featurizer of a DAN student."""
 
-    embedding_dim: int = 1000
-    hidden_dim: int = 1000
+    embedding_dim: int = 512
+    hidden_dim: int = 512
     dropout: float = 0.1
     embedding_lr: float = 1e-3
     ngrams: NgramConfig = field(default_factory=NgramConfig)
@@ -109,11 +109,12 @@ class DANFamily:
         c = self.config
         return DANModule(self.featurizer.num_rows, c.embedding_dim, c.hidden_dim, num_classes, c.dropout, self.pair)
 
-    def optimizers(self, module: DANModule, lr: float) -> list:
+    def optimizers(self, module: DANModule, lr: float, scale: float = 1.0) -> list:
+        """SparseAdam for the table (only the rows in a batch move), Adam for the head; both scaled by ``scale``."""
         dense = [p for n, p in module.named_parameters() if not n.startswith("embedding.")]
         return [
-            torch.optim.SparseAdam(list(module.embedding.parameters()), lr=self.config.embedding_lr),
-            torch.optim.Adam(dense, lr=lr),
+            torch.optim.SparseAdam(list(module.embedding.parameters()), lr=self.config.embedding_lr * scale),
+            torch.optim.Adam(dense, lr=lr * scale),
         ]
 
     def export(self, module: DANModule, labels: LabelMap, metadata: dict) -> DANStudent:

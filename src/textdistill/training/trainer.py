@@ -23,14 +23,14 @@ from .losses import LOSSES, distillation_loss
 class TrainConfig:
     """Optimisation settings; every CLI flag of ``distill`` maps onto one field."""
 
-    epochs: int = 5
+    epochs: int = 3
     finetune_epochs: int = 2
     batch_size: int = 64
     lr: float = 1e-3
     loss: str = "kl"
     temperature: float = 1.0
     alpha: float = 0.0
-    finetune_lr: float | None = None
+    finetune_lr_scale: float = 0.1  # gold fine-tuning at full rate undoes what distillation taught
     eval_every: int = 0
     select_metric: str = "accuracy"
     seed: int = 0
@@ -38,7 +38,7 @@ class TrainConfig:
     def __post_init__(self):
         check(self.epochs >= 1 and self.finetune_epochs >= 0, "epochs must be >= 1 and finetune_epochs >= 0")
         check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
-        check(self.lr > 0 and (self.finetune_lr is None or self.finetune_lr > 0), "learning rates must be > 0")
+        check(self.lr > 0 and self.finetune_lr_scale > 0, "learning rates must be > 0")
         check(self.loss in LOSSES, f"loss must be one of {', '.join(LOSSES)}, not {self.loss!r}")
         check(self.temperature > 0, f"temperature must be > 0, got {self.temperature}")
         check(0 <= self.alpha <= 1, f"alpha must be in [0, 1], got {self.alpha}")
@@ -106,12 +106,9 @@ class Trainer:
             self.best_score, self.best_where = score, where
             self.best_state = copy.deepcopy(module.state_dict())
 
-    def _run_stage(self, module, name: str, data: TrainingSet, epochs: int, loss: str, lr: float, dev, rng):
+    def _run_stage(self, module, name: str, data: TrainingSet, epochs: int, loss: str, lr_scale: float, dev, rng):
         c = self.config
-        optimizers = self.family.optimizers(module, lr)
-        for opt in optimizers[1:]:
-            for group in opt.param_groups:
-                group["lr"] = lr
+        optimizers = self.family.optimizers(module, c.lr, lr_scale)
         teacher = None if data.teacher_logits is None else torch.from_numpy(data.teacher_logits.astype(np.float32))
         gold = torch.from_numpy(data.gold.astype(np.int64))
         n = len(data)
@@ -162,12 +159,12 @@ class Trainer:
         started = time.perf_counter()
         try:
             if c.loss == "ce" or transfer.teacher_logits is None:
-                self._run_stage(module, "train (gold)", transfer, c.epochs, "ce", c.lr, dev, rng)
+                self._run_stage(module, "train (gold)", transfer, c.epochs, "ce", 1.0, dev, rng)
             else:
-                self._run_stage(module, "distill", transfer, c.epochs, c.loss, c.lr, dev, rng)
+                self._run_stage(module, "distill", transfer, c.epochs, c.loss, 1.0, dev, rng)
                 if c.finetune_epochs > 0 and gold_set is not None and len(gold_set):
-                    ft_lr = c.finetune_lr if c.finetune_lr is not None else c.lr
-                    self._run_stage(module, "fine-tune (gold)", gold_set, c.finetune_epochs, "ce", ft_lr, dev, rng)
+                    self._run_stage(module, "fine-tune (gold)", gold_set, c.finetune_epochs, "ce",
+                                    c.finetune_lr_scale, dev, rng)
         except KeyboardInterrupt:
             self.interrupted = True
             self.log("interrupted: keeping the best checkpoint so far")
