@@ -221,7 +221,9 @@ def test_distill_with_teacher_labels_each_new_text_once_and_saves_student(sst2_r
     r = sst2_run
     # Transfer set = train + new non-blank unlabeled texts; the dev set is labelled for teacher metrics.
     train_texts = r["train_ds"].texts
-    new_extras = list(dict.fromkeys(t for t in r["extras"] if t.strip() and t not in set(train_texts)))
+    # dev texts are kept out of the transfer set (they are labelled only for the teacher's dev metrics)
+    held_out = set(train_texts) | set(r["dev_ds"].texts)
+    new_extras = list(dict.fromkeys(t for t in r["extras"] if t.strip() and t not in held_out))
     expected = set(train_texts) | set(new_extras) | set(r["dev_ds"].texts)
     keys = cached_keys(r["cache"])
     assert len(keys) == len(np.unique(keys)), "a text was labelled twice"
@@ -393,10 +395,17 @@ def test_error_distill_into_non_empty_dir_without_overwrite(tiny, tmp_path):
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
     assert keep.read_text() == "precious\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no temporary directory left behind
-    # With --overwrite the directory is replaced by the model.
+    # --overwrite never deletes a directory that is not a model...
+    code, stdout, stderr = run_main(["distill", "--train", tiny["train"], "--out", out, "--overwrite", *TINY_STUDENT])
+    assert_user_error(code, stdout, stderr, "not a textdistill model directory")
+    assert keep.read_text() == "precious\n"
+    # ...but replaces a model directory.
+    keep.unlink()
+    ok(["distill", "--train", tiny["train"], "--out", out, "--epochs", "1", "--finetune-epochs", "0", *TINY_STUDENT])
+    (out / "stale.txt").write_text("from an earlier model")
     ok(["distill", "--train", tiny["train"], "--out", out, "--overwrite", "--epochs", "1", "--finetune-epochs",
         "0", *TINY_STUDENT])
-    assert not keep.exists() and (out / "model.safetensors").is_file()
+    assert not (out / "stale.txt").exists() and (out / "model.safetensors").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 

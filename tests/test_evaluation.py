@@ -223,12 +223,15 @@ def test_align_integer_labels_not_0_to_c_minus_1_taken_in_order():
     assert align_teacher(None, 2, labels).tolist() == [0, 1]
 
 
-def test_align_unmatched_string_labels_taken_in_order():
+def test_align_unnamed_teacher_is_taken_in_order_with_a_warning_and_named_mismatch_is_an_error():
     labels = LabelMap.from_labels(["spam", "ham"])
-    assert align_teacher(["LABEL_A", "LABEL_B"], 2, labels).tolist() == [0, 1]
-    assert align_teacher(None, 2, labels).tolist() == [0, 1]
-    # Names that only partly overlap are not a match either.
-    assert align_teacher(["ham", "other"], 2, labels).tolist() == [0, 1]
+    said = []
+    assert align_teacher(None, 2, labels, log=said.append).tolist() == [0, 1]
+    assert said and "assuming" in said[0]
+    # Names that do not (or only partly) match are never guessed.
+    for names in (["LABEL_A", "LABEL_B"], ["ham", "other"]):
+        with pytest.raises(ModelError, match="do not match"):
+            align_teacher(names, 2, labels)
 
 
 @pytest.mark.parametrize("teacher_classes, data_labels", [(3, ["0", "1"]), (2, ["a", "b", "c"]), (5, ["x", "y"])])
@@ -291,3 +294,20 @@ def test_transfer_texts_rejects_unlabeled_pairs_when_train_has_none():
     bad = TextDataset(["q"], ["s"], source="pairs.jsonl")
     with pytest.raises(DataError, match="pairs.jsonl"):
         transfer_texts(train, [ok, bad])
+
+
+def test_transfer_texts_keep_dev_texts_out():
+    train = TextDataset(["a", "b"], None, ["0", "1"], source="train")
+    extra = TextDataset(["c", "dev text", "d"], None, None, source="extra")
+    dev = TextDataset(["dev text"], None, ["0"], source="dev")
+    texts, _ = transfer_texts(train, [extra], exclude=dev)
+    assert texts == ["a", "b", "c", "d"]
+
+
+def test_align_teacher_refuses_to_guess_named_labels_and_matches_case_and_label_n():
+    with pytest.raises(ModelError, match="do not match"):
+        align_teacher(["POSITIVE", "NEGATIVE"], 2, LabelMap(["neg", "pos"]))
+    assert align_teacher(["Positive", "Negative"], 2, LabelMap(["negative", "positive"])).tolist() == [1, 0]
+    names = [f"LABEL_{i}" for i in range(12)]
+    order = align_teacher(None, 12, LabelMap.from_labels(names))
+    assert [LabelMap.from_labels(names).names[i] for i in range(12)] == [f"LABEL_{c}" for c in order]

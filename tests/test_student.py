@@ -80,8 +80,15 @@ def test_saving_is_atomic_and_refuses_to_clobber(trained, tmp_path):
     with pytest.raises(ModelError, match="not empty"):
         student.save_pretrained(target, overwrite=False)
     assert (target / "keep.txt").read_text() == "user data"
-    student.save_pretrained(target, overwrite=True)
-    assert not (target / "keep.txt").exists()
+    with pytest.raises(ModelError, match="not a textdistill model directory"):
+        student.save_pretrained(target, overwrite=True)
+    assert (target / "keep.txt").read_text() == "user data"
+    model_dir = tmp_path / "model"
+    student.save_pretrained(model_dir)
+    (model_dir / "stale").write_text("x")
+    student.save_pretrained(model_dir, overwrite=True)
+    assert not (model_dir / "stale").exists()
+    assert (model_dir.stat().st_mode & 0o055) == 0o055  # readable by others, not owner-only like mkdtemp
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 

@@ -166,7 +166,8 @@ def bench_models(model_dir, data, teacher=None, limit=2000, teacher_limit=512, r
         t_texts = texts[:tn]
         t_pairs = None if pairs is None else pairs[:tn]
         t.logits(t_texts[:8], None if t_pairs is None else t_pairs[:8])
-        result["teacher"] = {"path": str(getattr(t, "path", teacher)), "disk_bytes": dir_size(getattr(t, "path", teacher)),
+        source = str(getattr(t, "source", teacher))
+        result["teacher"] = {"path": source, "disk_bytes": dir_size(source) if Path(source).is_dir() else None,
                              "rss_added_bytes": rss_bytes() - before, "n_timed": tn}
         if data.labels is not None:
             if cache_root is not None:
@@ -203,7 +204,7 @@ def format_bench(r: dict) -> str:
         lines.append(
             f"{who:10s}{(f'{acc:.4f}' if acc is not None else '-'):>10s}"
             f"{m['batch_32']['end_to_end']['texts_per_s']:>12.1f}{m['batch_32']['model_only']['texts_per_s']:>13.1f}"
-            f"{m['batch_1']['end_to_end']['texts_per_s']:>11.1f}{m['disk_bytes'] / 1e6:>9.1f}"
+            f"{m['batch_1']['end_to_end']['texts_per_s']:>11.1f}{(m['disk_bytes'] or 0) / 1e6:>9.1f}"
             f"{m['rss_added_bytes'] / 1e6:>8.1f}"
         )
     if "speedup" in r:

@@ -53,7 +53,7 @@ class Tokenizer:
     """Regex tokenizer that keeps punctuation and one-character tokens; hashes tokens with a memo."""
 
     def __init__(self, pattern: str = TOKEN_PATTERN, lowercase: bool = True, strip_html: bool = True):
-        self.pattern = re.compile(pattern)
+        self.pattern = re.compile(re.escape(_SEP) + "|(?:" + pattern + ")")  # the batch separator first, always
         self.lowercase = lowercase
         self.strip_html = strip_html
         self._memo: dict[str, int] = {}

@@ -20,12 +20,12 @@ FORMAT_VERSION = 1
 def write_dir_atomically(out_dir: str | Path, write: Callable[[Path], None], overwrite: bool = True) -> Path:
     """Write a directory via ``write(tmp_dir)`` then swap it in, so a crash never leaves a half-written model."""
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ModelError(f"{out}: exists and is not a directory")
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise ModelError(f"{out}: directory is not empty (pass --overwrite to replace it)")
+    check_can_write(out, overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it owner-only; a model must be readable like any directory
     try:
         write(tmp)
         if out.exists():
@@ -82,13 +82,29 @@ def load_tensors(path: Path, expected: dict[str, tuple] | None = None) -> dict[s
     return tensors
 
 
+def is_model_dir(path: Path) -> bool:
+    """A directory textdistill wrote (a student or a teacher), which --overwrite may replace."""
+    if (path / "teacher_card.json").is_file():
+        return True
+    try:
+        return json.loads((path / "config.json").read_text(encoding="utf-8")).get("format") == FORMAT_NAME
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def check_can_write(out_dir: str | Path, overwrite: bool) -> None:
-    """Fail before hours of work, not after, when the output directory would be refused."""
+    """Fail before hours of work, not after, when the output directory would be refused.
+
+    --overwrite replaces an empty directory or a model directory, never any other directory with files in it.
+    """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ModelError(f"{out}: exists and is not a directory")
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise ModelError(f"{out}: directory is not empty (pass --overwrite to replace it)")
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise ModelError(f"{out}: directory is not empty (pass --overwrite to replace it)")
+        if not is_model_dir(out):
+            raise ModelError(f"{out}: not a textdistill model directory; refusing to replace it (choose another --out)")
 
 
 def write_json_atomically(path: str | Path, data) -> None:

@@ -29,23 +29,33 @@ def make_family(name: str, **options):
     raise DataError(f"unknown student {name!r} (choose from: {', '.join(sorted(FAMILIES))})")
 
 
-def align_teacher(teacher_names: list[str] | None, num_teacher_labels: int, labels: LabelMap) -> np.ndarray:
-    """Column order that puts the teacher's logits in the order of ``labels``.
+def align_teacher(teacher_names: list[str] | None, num_teacher_labels: int, labels: LabelMap, log=None) -> np.ndarray:
+    """Column order that puts the teacher's logits in the order of ``labels``; never a silent guess.
 
-    Named teacher labels are matched by name; otherwise integer labels 0..C-1 are matched to teacher columns
-    by value, and anything else is taken in order.
+    Teacher label names (config id2label) are matched to the data's labels ignoring case. Integer labels 0..C-1
+    (and LABEL_0..LABEL_{C-1}) are matched to teacher columns by value. A named teacher whose names match
+    nothing in the data is an error; an unnamed teacher with string labels is taken in the label map's sorted
+    order, with a warning.
     """
     if num_teacher_labels != len(labels):
         raise ModelError(
             f"the teacher predicts {num_teacher_labels} classes but the training data has {len(labels)} "
             f"({', '.join(labels.names[:10])})"
         )
-    if teacher_names and set(teacher_names) == set(labels.names):
-        return np.array([teacher_names.index(name) for name in labels.names])
-    if all(n.lstrip("-").isdigit() for n in labels.names):
-        cols = [int(n) for n in labels.names]
-        if sorted(cols) == list(range(num_teacher_labels)):
-            return np.array(cols)
+    data = [n.lower() for n in labels.names]
+    if teacher_names:
+        named = [n.lower() for n in teacher_names]
+        if sorted(named) == sorted(data):
+            return np.array([named.index(name) for name in data])
+    by_value = [n[len("label_"):] if n.startswith("label_") else n for n in data]
+    if all(v.isdigit() for v in by_value) and sorted(int(v) for v in by_value) == list(range(num_teacher_labels)):
+        return np.array([int(v) for v in by_value])
+    if teacher_names:
+        raise ModelError(f"the teacher's labels ({', '.join(teacher_names)}) do not match the data's "
+                         f"({', '.join(labels.names)}); rename the labels in the data to the teacher's")
+    if log is not None:
+        log(f"warning: the teacher's classes have no names; assuming its columns are in the order "
+            f"{', '.join(labels.names)}")
     return np.arange(num_teacher_labels)
 
 
@@ -76,11 +86,17 @@ def label_texts(teacher, texts, pairs, labels: LabelMap, cache_root, progress=Tr
     return TeacherOutputs(np.ascontiguousarray(logits[:, order]), time.perf_counter() - started)
 
 
-def transfer_texts(train: TextDataset, unlabeled: list[TextDataset]):
-    """Training texts first, then unlabeled texts not already present (a text is labelled and learned once)."""
+def transfer_texts(train: TextDataset, unlabeled: list[TextDataset], exclude: TextDataset | None = None):
+    """Training texts first, then unlabeled texts not already present (a text is labelled and learned once).
+
+    Texts of ``exclude`` (the dev set) are kept out, so model selection never scores a text the student was
+    taught on.
+    """
     texts = list(train.texts)
     pairs = list(train.pairs) if train.pairs is not None else None
     seen = set(zip(texts, pairs)) if pairs is not None else set(texts)
+    if exclude is not None:
+        seen |= set(zip(exclude.texts, exclude.pairs)) if exclude.pairs is not None else set(exclude.texts)
     for extra in unlabeled:
         if (extra.pairs is None) != (pairs is None):
             raise DataError(f"{extra.source}: the training data {'has' if pairs is not None else 'has no'} text "
@@ -122,18 +138,22 @@ def distill(train: TextDataset, *, out: str | Path | None = None, teacher=None, 
             raise DataError(f"{dev.source}: text pairs must be given for both train and dev, or neither")
         dev_gold = labels.encode(dev.labels, source=dev.source)
 
+    make_family(student, config=student_config)  # an unknown student fails now, not after hours of labelling
     unlabeled = unlabeled or []
+    if teacher is not None and config.loss == "ce":
+        log("note: --loss ce trains on gold labels only; the teacher is not used")
+        teacher = None
     if teacher is None:
         texts, pairs = list(train.texts), train.pairs
         if unlabeled:
             log("note: unlabeled data is ignored when training on gold labels only (no --teacher)")
     else:
-        texts, pairs = transfer_texts(train, unlabeled)
+        texts, pairs = transfer_texts(train, unlabeled, exclude=dev)
         if isinstance(teacher, (str, Path)):
             from .teacher import Teacher
 
             teacher = Teacher.from_pretrained(str(teacher))
-        align_teacher(getattr(teacher, "label_names", None), int(teacher.num_labels), labels)  # fail before labelling
+        align_teacher(getattr(teacher, "label_names", None), int(teacher.num_labels), labels, log)  # before labelling
     gold = np.full(len(texts), -1, dtype=np.int64)
     gold[: len(train)] = gold_train
 
@@ -165,7 +185,7 @@ def distill(train: TextDataset, *, out: str | Path | None = None, teacher=None, 
     report.history = trainer.history
     metadata = {
         "train_file": str(train.source), "transfer_texts": len(texts), "best": trainer.best_where,
-        "teacher": None if teacher is None else {"path": str(getattr(teacher, "path", "")),
+        "teacher": None if teacher is None else {"path": str(getattr(teacher, "source", "")),
                                                  "fingerprint": teacher.fingerprint},
         "train_config": config.to_dict(),
         "student_config": family.config.to_dict(),

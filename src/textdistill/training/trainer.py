@@ -7,7 +7,6 @@ optional fine-tune on the gold labels (the paper's KD+FT). The best dev checkpoi
 
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import asdict, dataclass
 
@@ -104,7 +103,11 @@ class Trainer:
             return
         if score > self.best_score:
             self.best_score, self.best_where = score, where
-            self.best_state = copy.deepcopy(module.state_dict())
+            if self.best_state is None:  # allocated once; later improvements copy in place (the table can be GBs)
+                self.best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
+            else:
+                for k, v in module.state_dict().items():
+                    self.best_state[k].copy_(v)
 
     def _run_stage(self, module, name: str, data: TrainingSet, epochs: int, loss: str, lr_scale: float, dev, rng):
         c = self.config
@@ -171,5 +174,6 @@ class Trainer:
         self.train_seconds = time.perf_counter() - started
         if self.best_state is not None:
             module.load_state_dict(self.best_state)
+            self.best_state = None
         module.eval()
         return module
