@@ -235,6 +235,9 @@ def predict(
     """Label texts: one label per input line (tab-separated probabilities with --proba)."""
     from .predict_io import read_prediction_input, write_predictions
 
+    from .errors import check
+
+    check(batch_size >= 1, "--batch-size must be >= 1")
     student = _load_model(model)
     texts, pairs, use_jsonl = read_prediction_input(input, jsonl)
     for i, t in enumerate(texts):
@@ -296,6 +299,10 @@ def main() -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
+    except ModuleNotFoundError as exc:
+        extra = "train" if exc.name in ("torch", "transformers", "tokenizers") else "cli"
+        _say(f"error: {exc.name} is not installed; this command needs: pip install 'textdistill[{extra}]'")
+        sys.exit(2)
     except (OSError, MemoryError) as exc:  # disk full, permission denied, out of memory: still one line
         _say(f"error: {exc}")
         sys.exit(1)

@@ -48,6 +48,8 @@ class FinetuneConfig:
             raise ConfigError("batch_size must be >= 1 and max_length >= 2")
         if not 0 <= self.warmup_ratio < 1:
             raise ConfigError("warmup_ratio must be in [0, 1)")
+        if not (self.lr > 0 and self.weight_decay >= 0 and self.grad_clip > 0):
+            raise ConfigError("lr and grad_clip must be > 0 and weight_decay >= 0")
         if self.eval_every is not None and self.eval_every < 1:
             raise ConfigError("eval_every must be >= 1 (or None)")
 

@@ -38,7 +38,10 @@ def read_prediction_input(path: Path | None, jsonl: bool):
         if raw[:2] == b"\x1f\x8b":
             import gzip
 
-            raw = gzip.decompress(raw)
+            try:
+                raw = gzip.decompress(raw)
+            except (EOFError, OSError) as exc:
+                raise DataError(f"{source}: corrupt or truncated gzip file ({exc})") from None
         jsonl = jsonl or ".jsonl" in str(path)
     text = _decode(raw, source)
     lines = text.split("\n")

@@ -206,12 +206,14 @@ class Teacher:
 
         if max_length is None:
             max_length = _card_max_length(folder)
+        positions = getattr(model.config, "max_position_embeddings", None)
         if max_length is None:
             max_length = min(int(getattr(tokenizer, "model_max_length", MAX_LENGTH_CAP) or MAX_LENGTH_CAP),
                              MAX_LENGTH_CAP)
-            positions = getattr(model.config, "max_position_embeddings", None)
             if isinstance(positions, int) and positions > 0:
                 max_length = min(max_length, positions)
+        if isinstance(positions, int) and 0 < positions < max_length:
+            raise ConfigError(f"max_length {max_length} exceeds the teacher's {positions} positions")
         if max_length < 2:
             raise ConfigError(f"max_length must be >= 2, got {max_length}")
         fingerprint = fingerprint_dir(folder, max_length)
