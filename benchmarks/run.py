@@ -250,14 +250,14 @@ def imdb_files(args):
         "test": write_jsonl(work / "test.jsonl", test.texts, test.labels),
         "unsup": write_jsonl(work / f"unsup{args.unsup}.jsonl", unsup.texts[: args.unsup]),
     }
-    for key in ("test", "dev", "train", "unsup"):  # resumable: the cache keeps what is done
+    for key in ("test", "dev", "train", "unsup")[: 4 if args.unsup else 3]:  # resumable: the cache keeps what is done
         textdistill("label", "--teacher", teacher, "--cache", CACHE, "--input", files[key])
     return teacher, train, dev, test, files
 
 
 def imdb(args):
     teacher, train, dev, test, files = imdb_files(args)
-    runs = student_runs("imdb", teacher, files["train"], files["dev"], [files["unsup"]])
+    runs = student_runs("imdb", teacher, files["train"], files["dev"], [files["unsup"]] if args.unsup else [])
     evaluate_dataset("imdb", teacher, train, dev, test, f"imdb/test.csv.gz, seeded {args.test_size}-review sample",
                      runs, n_time=1000, teacher_time=128,
                      notes=f"dev = 1,000 seeded reviews held out of train (selection only); transfer set = the other "
