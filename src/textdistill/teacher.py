@@ -217,6 +217,9 @@ class Teacher:
         if max_length < 2:
             raise ConfigError(f"max_length must be >= 2, got {max_length}")
         fingerprint = fingerprint_dir(folder, max_length)
+        dtype_name = str(next(model.parameters()).dtype).replace("torch.", "")
+        if dtype_name != "float32":  # half-precision logits differ slightly: keep them in a cache of their own
+            fingerprint = hashlib.blake2b(f"{fingerprint}:{dtype_name}".encode(), digest_size=16).hexdigest()
         return cls(model, tokenizer, max_length=max_length, batch_size=batch_size, device=device,
                    fingerprint=fingerprint, source=source)
 
