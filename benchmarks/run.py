@@ -301,6 +301,11 @@ t = time.perf_counter()
 f = NgramFeaturizer(max_features=1_000_000).fit(docs, progress=True)
 count_s = time.perf_counter() - t
 tokens = sum(len(d.split()) for d in docs[:10000]) * len(docs) / 10000
+train_s = -1.0
+if sys.argv[4] == "0":
+    print(f"RESULT {len(docs)} {tokens:.0f} {f.vocab_size} {count_s:.1f} {train_s:.1f} "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f}")
+    sys.exit(0)
 import torch
 from textdistill.training.dan import DANModule
 t = time.perf_counter()
@@ -317,9 +322,17 @@ peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
 print(f"RESULT {len(docs)} {tokens:.0f} {f.vocab_size} {count_s:.1f} {train_s:.1f} {peak:.2f}")
 """
     started = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", code, str(ROOT / "src"), str(DATA), str(args.docs)],
+    out = subprocess.run([sys.executable, "-c", code, str(ROOT / "src"), str(DATA), str(args.docs), str(int(not args.skip_dan))],
                          check=True, capture_output=True, text=True).stdout
     docs, tokens, vocab, count_s, train_s, peak = out.strip().splitlines()[-1].split()[1:]
+    if args.skip_dan:  # counting only: keep the DAN figures of an earlier run
+        previous = json.loads((RESULTS / "vocab-scale.json").read_text())
+        save_result("vocab-scale", {**previous, "documents": int(docs), "approx_tokens": float(tokens),
+                                    "vocab_size": int(vocab), "count_s": float(count_s), "count_peak_rss_gb": float(peak),
+                                    "command": previous["command"] + f"; python benchmarks/run.py vocab-scale "
+                                               f"--docs {args.docs} --skip-dan"})
+        log(f"{docs} docs: vocabulary of {vocab} in {count_s}s, peak RSS {peak} GB")
+        return
     save_result("vocab-scale", {"documents": int(docs), "approx_tokens": float(tokens), "vocab_size": int(vocab),
                                 "count_s": float(count_s), "dan_1m_x_1000_build_and_20_steps_s": float(train_s),
                                 "peak_rss_gb": float(peak), "wall_s": time.perf_counter() - started,
@@ -365,9 +378,10 @@ def table(args):
     if vs.exists():
         r = json.loads(vs.read_text())
         lines.append(f"Vocabulary at scale: {r['documents']:,} documents (~{r['approx_tokens'] / 1e6:.0f}M tokens) counted "
-                     f"into a {r['vocab_size']:,}-n-gram vocabulary in {r['count_s']:.0f}s; a {r['vocab_size']:,} x 1000 "
-                     f"DAN built and trained 20 SparseAdam steps in {r['dan_1m_x_1000_build_and_20_steps_s']:.0f}s; "
-                     f"peak memory {r['peak_rss_gb']:.1f} GB.")
+                     f"into a {r['vocab_size']:,}-n-gram vocabulary in {r['count_s']:.0f}s"
+                     + (f" (peak memory {r['count_peak_rss_gb']:.1f} GB)" if "count_peak_rss_gb" in r else "")
+                     + f"; a 1,000,000 x 1000 DAN built and trained 20 SparseAdam steps in "
+                     f"{r['dan_1m_x_1000_build_and_20_steps_s']:.0f}s, peak memory {r['peak_rss_gb']:.1f} GB.")
         lines.append("")
     ft = RESULTS / "sst2-teacher-finetune.json"
     if ft.exists():
@@ -387,6 +401,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", choices=["sst2", "imdb", "imdb-label", "finetune", "vocab-scale", "table", "all"])
     parser.add_argument("--movie", type=int, default=90_000, help="Movie-review sentences in SST-2's transfer set.")
+    parser.add_argument("--skip-dan", action="store_true", help="vocab-scale: count only, keep earlier DAN figures.")
     parser.add_argument("--docs", type=int, default=1_000_000, help="Documents for vocab-scale.")
     parser.add_argument("--unsup", type=int, default=25_000, help="IMDB unsup reviews added to the transfer set.")
     parser.add_argument("--test-size", type=int, default=5_000, help="IMDB test sample size.")
