@@ -375,9 +375,16 @@ def test_finetune_refuses_non_empty_out_dir(tiny_teacher_dir, tmp_path):
         finetune_teacher(str(tiny_teacher_dir), texts, labels, 3, out, label_names=["a", "b", "c"], config=cfg,
                          progress=False)
     assert "\n" not in str(err.value) and (out / "keep.txt").read_text() == "precious"
+    with pytest.raises(ModelError, match="not a textdistill model directory"):  # --overwrite spares non-models
+        finetune_teacher(str(tiny_teacher_dir), texts, labels, 3, out, label_names=["a", "b", "c"], config=cfg,
+                         progress=False, overwrite=True)
+    (out / "keep.txt").unlink()
+    finetune_teacher(str(tiny_teacher_dir), texts, labels, 3, out, label_names=["a", "b", "c"], config=cfg,
+                     progress=False)
+    (out / "stale.txt").write_text("old")
     finetune_teacher(str(tiny_teacher_dir), texts, labels, 3, out, label_names=["a", "b", "c"], config=cfg,
                      progress=False, overwrite=True)
-    assert not (out / "keep.txt").exists() and (out / "teacher_card.json").exists()
+    assert not (out / "stale.txt").exists() and (out / "teacher_card.json").exists()
 
 
 def test_finetune_bad_inputs(tiny_teacher_dir, tmp_path):

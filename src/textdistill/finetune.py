@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import secrets
-import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -22,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .persistence import check_can_write, write_dir_atomically
 from .errors import ConfigError, DataError, ModelError
 from .teacher import (CARD_NAME, Teacher, _first_line, _load_model, _looks_like_path, _untrained_keys, check_model_dir,
                       quiet_transformers)
@@ -54,13 +53,6 @@ class FinetuneConfig:
             raise ConfigError("eval_every must be >= 1 (or None)")
 
 
-def _check_out_dir(out: Path, overwrite: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise ModelError(f"output directory {out}: exists and is a file")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise ModelError(f"output directory {out}: exists and is not empty (pass overwrite=True / --overwrite)")
-
-
 def _check_labels(name: str, label_ids: Any, n: int, num_labels: int) -> np.ndarray:
     ids = np.asarray(label_ids)
     if ids.shape != (n,):
@@ -91,28 +83,17 @@ def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
 
 
 def _save_atomic(out: Path, model, tokenizer, card: dict, overwrite: bool) -> None:
-    """Write the model into a temporary folder beside out, then rename it into place."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_hex(4)
-    tmp = out.parent / f".{out.name}.tmp-{token}"
-    try:
+    """Write the teacher into a temporary folder beside out, then rename it into place."""
+
+    def write(tmp: Path) -> None:
         with quiet_transformers():
             model.save_pretrained(str(tmp))
             tokenizer.save_pretrained(str(tmp))
         (tmp / CARD_NAME).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
         if not any(p.name.endswith(".safetensors") for p in tmp.iterdir()):
             raise ModelError(f"saving {out}: no safetensors weights were written")
-        _check_out_dir(out, overwrite)  # again: something may have appeared while training
-        if out.exists():
-            trash = out.parent / f".{out.name}.old-{token}"
-            os.replace(out, trash)
-            os.replace(tmp, out)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+
+    write_dir_atomically(out, write, overwrite=overwrite)
 
 
 def finetune_teacher(
@@ -143,7 +124,7 @@ def finetune_teacher(
 
     config = config or FinetuneConfig()
     out = Path(out_dir).expanduser()
-    _check_out_dir(out, overwrite)  # fail before training, not after
+    check_can_write(out, overwrite)  # fail before training, not after
 
     label_names = [str(n) for n in label_names]
     if len(label_names) != num_labels or len(set(label_names)) != num_labels:
