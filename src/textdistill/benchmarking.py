@@ -77,16 +77,12 @@ def timed_rate(run_batch, n: int, batch_size: int, repeats: int, max_seconds: fl
 
 def student_speed(student, texts, pairs=None, batch_size=32, repeats=3) -> dict:
     n = len(texts)
-    from .students.base import _blas_limit
-
-    with _blas_limit(student.blas_threads or 0) if student.blas_threads else _nullcontext():
-        return _student_speed(student, texts, pairs, batch_size, repeats, n)
-
-
-def _nullcontext():
     import contextlib
 
-    return contextlib.nullcontext()
+    from .students.base import _blas_limit
+
+    with _blas_limit(student.blas_threads) if student.blas_threads else contextlib.nullcontext():
+        return _student_speed(student, texts, pairs, batch_size, repeats, n)
 
 
 def _student_speed(student, texts, pairs, batch_size, repeats, n) -> dict:
