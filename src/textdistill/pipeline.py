@@ -17,16 +17,61 @@ from .errors import DataError, ModelError
 from .evaluation import classification_metrics
 from .students import Student
 
-FAMILIES = {"dan"}
+# student name -> (training module, family class, config class); each family is one adapter file
+FAMILIES = {
+    "dan": ("training.dan", "DANFamily", "DANConfig"),
+    "bilstm": ("training.bilstm", "BiLSTMFamily", "BiLSTMConfig"),
+    "cnn": ("training.cnn", "CNNFamily", "CNNConfig"),
+}
 
 
-def make_family(name: str, **options):
+def _family_classes(name: str):
+    import importlib
+
+    if name not in FAMILIES:
+        raise DataError(f"unknown student {name!r} (choose from: {', '.join(sorted(FAMILIES))})")
+    module, family, config = FAMILIES[name]
+    mod = importlib.import_module(f".{module}", __package__)
+    return getattr(mod, family), getattr(mod, config)
+
+
+def build_student_config(name: str, **options):
+    """The config of student family ``name`` from flat options (CLI flags); nested configs (the n-gram or word
+    settings) take the options that name their fields. An option the family does not have is an error."""
+    import dataclasses
+
+    from .errors import ConfigError
+
+    _, config_cls = _family_classes(name)
+    top, nested = {}, {}
+    fields = {f.name: f for f in dataclasses.fields(config_cls)}
+    nested_types = {}
+    for f in fields.values():
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else None
+        if dataclasses.is_dataclass(default):
+            nested_types[f.name] = type(default)
+    for key, value in options.items():
+        if key in fields and key not in nested_types:
+            top[key] = value
+            continue
+        owner = next((n for n, t in nested_types.items() if key in {f.name for f in dataclasses.fields(t)}), None)
+        if owner is None:
+            raise ConfigError(f"--{key.replace('_', '-')} does not apply to the {name} student")
+        nested.setdefault(owner, {})[key] = value
+    for owner, values in nested.items():
+        top[owner] = nested_types[owner](**values)
+    return config_cls(**top)
+
+
+def make_family(name: str, config=None, **options):
     """The training adapter of a student family by name (the registry the CLI's --student reads)."""
-    if name == "dan":
-        from .training.dan import DANConfig, DANFamily
+    family_cls, _ = _family_classes(name)
+    return family_cls(config if config is not None else build_student_config(name, **options))
 
-        return DANFamily(options.pop("config", None) or DANConfig(**options))
-    raise DataError(f"unknown student {name!r} (choose from: {', '.join(sorted(FAMILIES))})")
+
+def default_loss(name: str) -> str:
+    """The loss a family's paper trains with: KL for the DAN, MSE on logits for BiLSTM and CNN (Tang et al.)."""
+    return getattr(_family_classes(name)[0], "default_loss", "kl")
 
 
 def align_teacher(teacher_names: list[str] | None, num_teacher_labels: int, labels: LabelMap, log=None) -> np.ndarray:
@@ -112,17 +157,36 @@ def transfer_texts(train: TextDataset, unlabeled: list[TextDataset], exclude: Te
     return texts, pairs
 
 
+def augment_training_set(train: TextDataset, config, teacher, report: "DistillReport", log, progress=True):
+    """Augmented copies of the training texts as an unlabeled dataset; the mask token is the teacher's own."""
+    import dataclasses
+
+    from .augment import Augmenter
+
+    mask = getattr(getattr(teacher, "tokenizer", None), "mask_token", None)
+    if mask and mask != config.mask_token:
+        config = dataclasses.replace(config, mask_token=mask)
+    started = time.perf_counter()
+    texts, pairs, _ = Augmenter(config).fit_augment(train.texts, train.pairs, progress=progress)
+    report.timings["augmentation_s"] = time.perf_counter() - started
+    report.sizes["augmented_texts"] = len(texts)
+    log(f"augmentation: {len(texts):,} new texts from {len(train):,} in {report.timings['augmentation_s']:.1f}s")
+    return TextDataset(texts, pairs, None, source="augmentation")
+
+
 def distill(train: TextDataset, *, out: str | Path | None = None, teacher=None, dev: TextDataset | None = None,
             unlabeled: list[TextDataset] | None = None, student: str = "dan", student_config=None,
-            train_config=None, cache_root=None, progress: bool = True, overwrite: bool = True,
+            train_config=None, augment=None, cache_root=None, progress: bool = True, overwrite: bool = True,
             log=print) -> tuple[Student, DistillReport]:
     """Train a student on ``train`` (+ ``unlabeled``) from ``teacher`` (a Teacher, a path, or None for gold only).
 
-    Returns the best student by dev metric and a report of timings and metrics; saves it to ``out`` if given.
+    ``augment`` (an AugmentConfig) adds augmented copies of the training texts (Tang et al.) to the transfer
+    set; the teacher labels them through the cache like any other text. Returns the best student by dev metric
+    and a report of timings and metrics; saves it to ``out`` if given.
     """
     from .training.trainer import Trainer, TrainConfig, TrainingSet
 
-    config = train_config or TrainConfig()
+    config = train_config or TrainConfig(loss=default_loss(student))
     report = DistillReport()
     if train.labels is None:
         raise DataError(f"{train.source or 'training data'}: no label column found (name it with --label-column)")
@@ -147,6 +211,8 @@ def distill(train: TextDataset, *, out: str | Path | None = None, teacher=None, 
         texts, pairs = list(train.texts), train.pairs
         if unlabeled:
             log("note: unlabeled data is ignored when training on gold labels only (no --teacher)")
+        if augment is not None:
+            log("note: augmentation needs a teacher to label the new texts; training on gold labels only")
     else:
         texts, pairs = transfer_texts(train, unlabeled, exclude=dev)
         if isinstance(teacher, (str, Path)):
@@ -154,6 +220,9 @@ def distill(train: TextDataset, *, out: str | Path | None = None, teacher=None, 
 
             teacher = Teacher.from_pretrained(str(teacher))
         align_teacher(getattr(teacher, "label_names", None), int(teacher.num_labels), labels, log)  # before labelling
+        if augment is not None:
+            augmented = augment_training_set(train, augment, teacher, report, log, progress)
+            texts, pairs = transfer_texts(train, [augmented, *unlabeled], exclude=dev)
     gold = np.full(len(texts), -1, dtype=np.int64)
     gold[: len(train)] = gold_train
 
@@ -172,6 +241,8 @@ def distill(train: TextDataset, *, out: str | Path | None = None, teacher=None, 
     family = make_family(student, config=student_config)
     started = time.perf_counter()
     family.fit(texts, pairs, progress=progress)
+    if hasattr(family, "describe"):
+        log(f"{student} student: {family.describe()}")
     transfer = TrainingSet(family.encode(texts, pairs), teacher_logits, gold)
     report.timings["vocabulary_and_encoding_s"] = time.perf_counter() - started
     gold_set = None
@@ -189,6 +260,7 @@ def distill(train: TextDataset, *, out: str | Path | None = None, teacher=None, 
                                                  "fingerprint": teacher.fingerprint},
         "train_config": config.to_dict(),
         "student_config": family.config.to_dict(),
+        "augment": None if augment is None or teacher is None else augment.to_dict(),
     }
     result = family.export(module, labels, metadata)
     if dev is not None:

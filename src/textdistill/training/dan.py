@@ -12,6 +12,7 @@ from ..data import LabelMap
 from ..errors import check
 from ..ngrams import NgramConfig, NgramFeaturizer
 from ..students.dan import DANStudent
+from .batching import RaggedRows
 
 
 @dataclass
@@ -54,26 +55,11 @@ class DANModule(nn.Module):
         return self.output(self.dropout(z))
 
 
-class RaggedRows:
-    """Row ids of many texts in CSR form, with vectorised batch gathering."""
-
-    def __init__(self, rows: np.ndarray, offsets: np.ndarray):
-        self.rows, self.offsets = rows, offsets
-        self.ends = np.append(offsets[1:], len(rows))
-
-    def take(self, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        starts, ends = self.offsets[idx], self.ends[idx]
-        lens = ends - starts
-        new_offsets = np.zeros(len(idx), dtype=np.int64)
-        np.cumsum(lens[:-1], out=new_offsets[1:])
-        gather = np.arange(int(lens.sum()), dtype=np.int64) - np.repeat(new_offsets - starts, lens)
-        return torch.from_numpy(self.rows[gather]), torch.from_numpy(new_offsets)
-
-
 class DANFamily:
     """What the trainer needs to know about DAN students."""
 
     name = "dan"
+    default_loss = "kl"  # Sparse Distillation: KL to the teacher's distribution
 
     def __init__(self, config: DANConfig | None = None):
         self.config = config or DANConfig()
@@ -84,6 +70,9 @@ class DANFamily:
         self.pair = pairs is not None
         corpus = list(texts) + (list(pairs) if pairs is not None else [])
         self.featurizer.fit(corpus, progress=progress)
+
+    def describe(self) -> str:
+        return f"{self.featurizer.vocab_size:,} n-grams (1..{self.config.ngrams.max_n}) x {self.config.embedding_dim}"
 
     def encode(self, texts, pairs=None, chunk: int = 4096):
         def ragged(items):

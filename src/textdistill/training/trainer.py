@@ -124,10 +124,14 @@ class Trainer:
             bar = tqdm(total=epochs * steps_per_epoch, desc=name, unit="batch", dynamic_ncols=True)
         step, running = 0, None
         module.train()
+        bucketed = getattr(self.family, "epoch_batches", None)  # sequence students batch similar lengths
         for epoch in range(epochs):
-            order = rows[rng.permutation(n)]
-            for start in range(0, n, c.batch_size):
-                idx = order[start : start + c.batch_size]
+            if bucketed is not None:
+                batches = bucketed(data.encoded, rows, c.batch_size, rng)
+            else:
+                order = rows[rng.permutation(n)]
+                batches = (order[start : start + c.batch_size] for start in range(0, n, c.batch_size))
+            for idx in batches:
                 logits = module(*self.family.batch(data.encoded, idx))
                 t = None if teacher is None else teacher[idx]
                 value = distillation_loss(logits, t, gold[idx], loss=loss, temperature=c.temperature, alpha=c.alpha)

@@ -1,0 +1,75 @@
+"""BiLSTM student (Tang et al. 2019) in numpy: the last hidden state of each direction, concatenated.
+
+Gate order and biases follow torch.nn.LSTM (i, f, g, o), so a trained torch module's state dict loads as is.
+Padded steps leave the state untouched, which is what packed sequences compute in torch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import register
+from .sequence import SequenceStudent
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+@register
+class BiLSTMStudent(SequenceStudent):
+    student_type = "bilstm"
+
+    def __init__(self, vocab, weights, labels, pair=False, metadata=None):
+        super().__init__(vocab, weights, labels, pair, metadata)
+        w = weights
+        self.lstm_dim = w["lstm.weight_hh_l0"].shape[1]
+        # both directions' input projections in one matmul: (E, 8H)
+        self._w_ih = np.ascontiguousarray(np.concatenate([w["lstm.weight_ih_l0"], w["lstm.weight_ih_l0_reverse"]]).T)
+        self._b = np.concatenate([w["lstm.bias_ih_l0"] + w["lstm.bias_hh_l0"],
+                                  w["lstm.bias_ih_l0_reverse"] + w["lstm.bias_hh_l0_reverse"]]).astype(np.float32)
+        self._w_hh = [np.ascontiguousarray(w["lstm.weight_hh_l0"].T), np.ascontiguousarray(w["lstm.weight_hh_l0_reverse"].T)]
+
+    def encode(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        batch, width = ids.shape
+        H = self.lstm_dim
+        x = self.embedding[ids]  # (B, T, E)
+        gates_in = x.reshape(batch * width, -1) @ self._w_ih
+        gates_in += self._b
+        gates_in = gates_in.reshape(batch, width, 8 * H)
+        out = []
+        for direction, steps in ((0, range(width)), (1, range(width - 1, -1, -1))):
+            h = np.zeros((batch, H), dtype=np.float32)
+            c = np.zeros((batch, H), dtype=np.float32)
+            w_hh = self._w_hh[direction]
+            cols = slice(direction * 4 * H, (direction + 1) * 4 * H)
+            for t in steps:
+                live = lengths > t
+                if not live.any():
+                    continue
+                g = gates_in[:, t, cols] + h @ w_hh
+                i, f = _sigmoid(g[:, :H]), _sigmoid(g[:, H : 2 * H])
+                cand, o = np.tanh(g[:, 2 * H : 3 * H]), _sigmoid(g[:, 3 * H :])
+                c_new = f * c + i * cand
+                h_new = o * np.tanh(c_new)
+                if live.all():
+                    h, c = h_new, c_new
+                else:
+                    m = live[:, None]
+                    h, c = np.where(m, h_new, h), np.where(m, c_new, c)
+            out.append(h)
+        return np.concatenate(out, axis=-1)
+
+    def architecture(self) -> dict:
+        return {"lstm_dim": int(self.lstm_dim), "hidden_dim": int(self.weights["hidden.bias"].shape[0])}
+
+    @classmethod
+    def expected_shapes(cls, config, vocab_size, dim, classes):
+        H, hidden = int(config["lstm_dim"]), int(config["hidden_dim"])
+        head_in = 2 * H * (4 if config.get("pair") else 1)
+        shapes = {"embedding.weight": (vocab_size, dim), "hidden.weight": (hidden, head_in), "hidden.bias": (hidden,),
+                  "output.weight": (classes, hidden), "output.bias": (classes,)}
+        for suffix in ("", "_reverse"):
+            shapes.update({f"lstm.weight_ih_l0{suffix}": (4 * H, dim), f"lstm.weight_hh_l0{suffix}": (4 * H, H),
+                           f"lstm.bias_ih_l0{suffix}": (4 * H,), f"lstm.bias_hh_l0{suffix}": (4 * H,)})
+        return shapes

@@ -1,0 +1,64 @@
+"""CNN student (Kim 2014) in numpy: convolutions of several widths over word vectors, ReLU, max over time.
+
+A window may start at any position from which it fits in the text; a text shorter than the widest filter is
+zero-padded to that width (the torch module does exactly the same), so both agree to float precision.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import register
+from .sequence import SequenceStudent
+
+
+@register
+class CNNStudent(SequenceStudent):
+    student_type = "cnn"
+
+    def __init__(self, vocab, weights, labels, pair=False, metadata=None, widths=(3, 4, 5)):
+        super().__init__(vocab, weights, labels, pair, metadata)
+        self.widths = tuple(int(w) for w in widths)
+        self.min_width = max(self.widths)
+        # conv weight (F, E, w) -> per tap k an (E, F) matrix, all taps stacked as (E, w*F) for one matmul
+        self._taps = []
+        for j, w in enumerate(self.widths):
+            kernel = weights[f"convs.{j}.weight"]
+            self._taps.append(np.ascontiguousarray(np.concatenate([kernel[:, :, k].T for k in range(w)], axis=1)))
+
+    def encode(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        batch, width = ids.shape
+        x = self.embedding[ids].reshape(batch * width, -1)
+        feats = []
+        for j, w in enumerate(self.widths):
+            filters = self._taps[j].shape[1] // w
+            proj = (x @ self._taps[j]).reshape(batch, width, w, filters)
+            n = width - w + 1
+            acc = proj[:, :n, 0, :].copy()
+            for k in range(1, w):
+                acc += proj[:, k : k + n, k, :]
+            acc += self.weights[f"convs.{j}.bias"]
+            valid = np.arange(n)[None, :] <= np.maximum(lengths - w, 0)[:, None]  # windows inside the text
+            acc[~valid] = -np.inf
+            pooled = acc.max(axis=1)
+            np.maximum(pooled, 0, out=pooled)  # ReLU after max == max after ReLU
+            feats.append(pooled)
+        return np.concatenate(feats, axis=-1)
+
+    def architecture(self) -> dict:
+        return {"widths": list(self.widths), "filters": int(self.weights["convs.0.bias"].shape[0]),
+                "hidden_dim": int(self.weights["hidden.bias"].shape[0])}
+
+    @classmethod
+    def init_options(cls, config):
+        return {"widths": tuple(int(w) for w in config["widths"])}
+
+    @classmethod
+    def expected_shapes(cls, config, vocab_size, dim, classes):
+        widths, filters, hidden = [int(w) for w in config["widths"]], int(config["filters"]), int(config["hidden_dim"])
+        head_in = filters * len(widths) * (4 if config.get("pair") else 1)
+        shapes = {"embedding.weight": (vocab_size, dim), "hidden.weight": (hidden, head_in), "hidden.bias": (hidden,),
+                  "output.weight": (classes, hidden), "output.bias": (classes,)}
+        for j, w in enumerate(widths):
+            shapes.update({f"convs.{j}.weight": (filters, dim, w), f"convs.{j}.bias": (filters,)})
+        return shapes

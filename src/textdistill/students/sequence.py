@@ -1,0 +1,104 @@
+"""Shared runtime of the word-sequence students (BiLSTM, CNN): word ids in, numpy out.
+
+Each side of a text pair is encoded by the same (siamese) encoder; the head reads h, or [h1, h2, h1*h2, |h1-h2|]
+for pairs, through a ReLU layer to the logits. Subclasses only say how a padded batch of word ids becomes h.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..data import LabelMap
+from ..errors import DataError, ModelError
+from ..persistence import load_tensors, save_tensors
+from ..words import WordConfig, WordVocab, pad_batch
+from .base import Student
+from .dan import pair_features
+
+
+class SequenceStudent(Student):
+    """Word vocabulary + embedding + encoder (subclass) + ReLU head; runs with numpy alone."""
+
+    default_batch_size = 128
+    min_width = 1  # shortest padded width the encoder accepts (a CNN needs its widest filter)
+
+    def __init__(self, vocab: WordVocab, weights: dict[str, np.ndarray], labels: LabelMap, pair: bool = False,
+                 metadata: dict | None = None):
+        super().__init__(labels, metadata)
+        self.vocab = vocab
+        self.pair = pair
+        self.weights = weights
+        self.embedding = weights["embedding.weight"]
+        self._hidden_t = np.ascontiguousarray(weights["hidden.weight"].T)
+        self._output_t = np.ascontiguousarray(weights["output.weight"].T)
+
+    def featurize(self, texts, pairs=None):
+        if self.pair and pairs is None:
+            raise DataError("this student classifies text pairs, but the input has no second text (text_pair)")
+        if not self.pair and pairs is not None:
+            raise DataError("this student classifies single texts, but the input has text pairs")
+        sides = [texts] if not self.pair else [texts, pairs]
+        return tuple(pad_batch(*self.vocab.encode(side), min_width=self.min_width) for side in sides)
+
+    def encode(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """(batch, width) padded word ids -> (batch, features)."""
+        raise NotImplementedError
+
+    def logits_from_features(self, features) -> np.ndarray:
+        h = self.encode(*features[0])
+        if self.pair:
+            h = pair_features(h, self.encode(*features[1]))
+        z = h @ self._hidden_t
+        z += self.weights["hidden.bias"]
+        np.maximum(z, 0, out=z)
+        out = z @ self._output_t
+        out += self.weights["output.bias"]
+        return out
+
+    # -- persistence -----------------------------------------------------------------------------------------
+    def architecture(self) -> dict:
+        raise NotImplementedError
+
+    def config(self) -> dict:
+        return {"words": self.vocab.config.to_dict(), "vocab_size": len(self.vocab),
+                "embedding_dim": int(self.embedding.shape[1]), "num_classes": int(self.weights["output.bias"].shape[0]),
+                "pair": self.pair, **self.architecture()}
+
+    def _save_weights(self, path: Path) -> None:
+        (path / "vocab.json").write_text(json.dumps(self.vocab.words, ensure_ascii=False), encoding="utf-8")
+        save_tensors(path / "model.safetensors", self.weights)
+
+    @classmethod
+    def expected_shapes(cls, config: dict, vocab_size: int, dim: int, classes: int) -> dict[str, tuple]:
+        raise NotImplementedError
+
+    @classmethod
+    def _load(cls, path: Path, config: dict, labels: LabelMap):
+        try:
+            wconf = WordConfig(**config["words"])
+            vocab_size, dim = int(config["vocab_size"]), int(config["embedding_dim"])
+            classes = int(config["num_classes"])
+            shapes = cls.expected_shapes(config, vocab_size, dim, classes)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"{path}/config.json: incomplete {cls.student_type} config ({exc})") from None
+        if classes != len(labels):
+            raise ModelError(f"{path}: {classes} output classes but labels.json names {len(labels)}")
+        vocab_file = path / "vocab.json"
+        if not vocab_file.is_file():
+            raise ModelError(f"{path}: vocab.json is missing")
+        try:
+            words = json.loads(vocab_file.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ModelError(f"{vocab_file}: corrupt word list ({exc})") from None
+        if not isinstance(words, list) or len(words) != vocab_size or not all(isinstance(w, str) for w in words):
+            raise ModelError(f"{vocab_file}: expected a list of {vocab_size} words")
+        weights = load_tensors(path / "model.safetensors", shapes)
+        return cls(WordVocab(words, wconf), weights, labels, pair=bool(config.get("pair")),
+                   metadata=config.get("metadata", {}), **cls.init_options(config))
+
+    @classmethod
+    def init_options(cls, config: dict) -> dict:
+        return {}
