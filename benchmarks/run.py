@@ -401,7 +401,7 @@ def cached_texts(teacher) -> int:
     from textdistill.teacher_cache import TeacherCache
 
     t = Teacher.from_pretrained(str(teacher))
-    return len(TeacherCache(CACHE, t.fingerprint, t.num_labels))
+    return len(TeacherCache(CACHE, t.fingerprint, num_labels=t.num_labels))
 
 
 def finetune(args):
@@ -527,6 +527,7 @@ def table(args):
         r = json.loads(ft.read_text())
         lines.append(f"`teacher finetune` reproducing sst2-minilm-l6: dev accuracy {r['reproduced_dev_accuracy']:.4f} "
                      f"vs the card's {r['reference_dev_accuracy']:.4f} ({r['wall_s'] / 60:.0f} min).")
+    lines += students_table() + pairs_table()
     text = "\n".join(lines)
     readme = ROOT / "README.md"
     body = readme.read_text()
@@ -534,6 +535,63 @@ def table(args):
                  body, flags=re.S)
     readme.write_text(new)
     print(text)
+
+
+def _speed(bench: dict, who: str, key: str = "end_to_end", batch: str = "batch_32") -> str:
+    return f"{bench[who][batch][key]['texts_per_s']:,.0f}"
+
+
+def students_table() -> list[str]:
+    path = RESULTS / "sst2-students.json"
+    if not path.exists():
+        return []
+    r = json.loads(path.read_text())
+    teacher = next(v["bench"] for v in r["students"].values() if "bench" in v)
+    lines = ["", f"**SST-2, BiLSTM and CNN students (Tang et al.)** (sst2/dev.tsv.gz; teacher `sst2-minilm-l6`, "
+                 f"{r['teacher_accuracy']:.4f}; no external corpus; augmentation n_iter = {r['n_iter']}; "
+                 f"{r['hardware']['cpu']}, 1 thread each)", "",
+             "| student | transfer texts | dev accuracy | % of teacher | texts/s b32 (e2e) | texts/s b1 (e2e) | x teacher b32 | train s |",
+             "|---|---|---|---|---|---|---|---|",
+             f"| teacher | - | {r['teacher_accuracy']:.4f} | 100% | {_speed(teacher, 'teacher')} | "
+             f"{_speed(teacher, 'teacher', batch='batch_1')} | 1x | - |"]
+    for name, v in r["students"].items():
+        b = v.get("bench")
+        speed = (f"{_speed(b, 'student')} | {_speed(b, 'student', batch='batch_1')} | "
+                 f"{b['speedup']['batch_32_end_to_end']:.0f}x") if b else "- | - | -"
+        lines.append(f"| {name} | {v['transfer_texts']:,} | {v['accuracy']:.4f} | {v['of_teacher']:.1%} | {speed} | "
+                     f"{v['timings'].get('training_s', 0):.0f} |")
+    cost = r["augmentation_cost"]
+    parts = []
+    for n_iter, c in sorted(cost.items(), key=lambda kv: int(kv[0])):
+        rate = f", teacher {c['teacher_labels_per_s']:.0f} labels/s" if c.get("teacher_labels_per_s") else ""
+        parts.append(f"n_iter={n_iter}: {c['augmented_texts']:,} new texts in {c['augment_wall_s']:.0f}s "
+                     f"(CLI wall time, spaCy tagging included){rate}")
+    lines += ["", "Augmentation cost on SST-2 train (67,349 sentences): " + "; ".join(parts) + "."]
+    return lines + [""]
+
+
+def pairs_table() -> list[str]:
+    rows = []
+    for task in ("mrpc", "rte", "qnli"):
+        path = RESULTS / f"pairs-{task}.json"
+        if not path.exists():
+            continue
+        r = json.loads(path.read_text())
+        first = next(iter(r["students"].values()))["bench"]
+        t = first["teacher"]
+        f1 = lambda m: f" / F1 {m['f1']:.4f}" if task == "mrpc" else ""  # noqa: E731
+        rows.append(f"| {task.upper()} | teacher (MiniLM, `teacher finetune`) | {t['metrics']['accuracy']:.4f}"
+                    f"{f1(t['metrics'])} | {_speed(first, 'teacher')} | 1x |")
+        for name, v in r["students"].items():
+            b = v["bench"]
+            m = b["student"]["metrics"]
+            rows.append(f"| {task.upper()} | {name} | {m['accuracy']:.4f}{f1(m)} | {_speed(b, 'student')} | "
+                        f"{b['speedup']['batch_32_end_to_end']:.0f}x |")
+    if not rows:
+        return []
+    return ["", "**Sentence pairs** (dev; QNLI: a seeded 80/20 split of its dev set; teachers fine-tuned here from "
+                "all-MiniLM-L6-v2, max length 128)", "",
+            "| task | model | dev accuracy | texts/s b32 (e2e) | x teacher |", "|---|---|---|---|---|", *rows, ""]
 
 
 def main():
