@@ -613,7 +613,7 @@ def main():
     if not DATA.exists():
         sys.exit(f"benchmark data not found at {DATA} (set TEXTDISTILL_SHARED)")
     jobs = {"sst2": [sst2], "imdb": [imdb], "imdb-label": [imdb_files], "vocab-scale": [vocab_scale], "finetune": [finetune],
-            "sst2-students": [sst2_students], "pairs": [pairs], "table": [table], "all": [sst2, imdb, finetune, table]}
+            "sst2-students": [sst2_students], "pairs": [pairs], "table": [table], "all": [sst2, imdb, finetune, sst2_students, pairs, table]}
     for job in jobs[args.what]:
         job(args)
 
