@@ -32,7 +32,7 @@ WORK = ROOT / "runs" / "bench"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 sys.path.insert(0, str(ROOT / "src"))
-from textdistill.benchmarking import bench_models, hardware, timed_rate  # noqa: E402
+from textdistill.benchmarking import bench_models, hardware, student_speed, timed_rate  # noqa: E402
 from textdistill.data import read_dataset  # noqa: E402
 from textdistill.evaluation import classification_metrics  # noqa: E402
 from textdistill.ngrams import Tokenizer  # noqa: E402
@@ -67,6 +67,10 @@ def save_result(name: str, result: dict) -> None:
     result = {"name": name, "date": time.strftime("%Y-%m-%d"), "hardware": hardware(), **result}
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
     log(f"wrote benchmarks/results/{name}.json")
+
+
+def load_result(name: str) -> dict:
+    return json.loads((RESULTS / f"{name}.json").read_text())
 
 
 # -- peers ----------------------------------------------------------------------------------------------------------
@@ -153,12 +157,14 @@ def peer_results(train, dev, test, n_time):
 
 
 # -- one dataset ------------------------------------------------------------------------------------------------------
-def student_runs(tag, teacher, train_file, dev_file, unlabeled, extra_flags=(), separate_kd=True):
+def student_runs(tag, teacher, train_file, dev_file, unlabeled, extra_flags=(), separate_kd=True, reuse=False):
     """Gold-only, KD and KD+FT DAN students via the CLI at defaults. Returns {variant: (dir, command, wall_s)}.
 
     With separate_kd=False the KD row is read from the KD stage of the KD+FT run: same seed, so that stage is
-    exactly a KD-only run (the dev metric is what is reported then).
+    exactly a KD-only run (the dev metric is what is reported then). With reuse=True a student already trained
+    under runs/bench by the recorded command is benchmarked again without retraining (for inference changes).
     """
+    previous = load_result(tag)["students"] if reuse and (RESULTS / f"{tag}.json").exists() else {}
     runs = {}
     common = ["--train", train_file, "--dev", dev_file, "--cache", CACHE, "--overwrite", *extra_flags]
     variants = {
@@ -171,6 +177,10 @@ def student_runs(tag, teacher, train_file, dev_file, unlabeled, extra_flags=(), 
     if not separate_kd:
         del variants["DAN (KD)"]
     for name, flags in variants.items():
+        if name in previous and "derived_from" not in previous[name] and (Path(flags[1]) / "config.json").exists():
+            log(f"reusing {flags[1]} (trained by: {previous[name]['command']})")
+            runs[name] = (flags[1], previous[name]["command"], previous[name]["wall_s"])
+            continue
         cmd, wall = textdistill("distill", *common, *flags)
         runs[name] = (flags[1], cmd, wall)
     return runs
@@ -188,7 +198,11 @@ def evaluate_dataset(tag, teacher, train, dev, test, test_file, runs, n_time, te
         log(f"benchmarking {name}")
         r = bench_models(path, test, teacher=str(teacher) if name == "DAN (KD+FT)" else None, limit=len(test),
                          teacher_limit=teacher_time, repeats=3, cache_root=CACHE)
-        meta = Student.from_pretrained(path).metadata
+        student = Student.from_pretrained(path)
+        meta = student.metadata
+        if name == "DAN (KD+FT)" and r["student"].get("pooling") == "torch":  # what a numpy-only install gets
+            student.pooling = "scipy"
+            r["student"]["batch_32_scipy_pooling"] = student_speed(student, test.texts, None, 32, 3)
         rows[name] = {"command": cmd, "wall_s": wall, "timings": meta.get("timings", {}), "bench": r,
                       "config": {"train": meta.get("train_config"), "student": meta.get("student_config")},
                       "transfer_texts": meta.get("transfer_texts"), "best": meta.get("best"),
@@ -208,6 +222,11 @@ def evaluate_dataset(tag, teacher, train, dev, test, test_file, runs, n_time, te
                      for n, v in rows.items()},
         "peers": {n: {"accuracy": v["accuracy"], "of_teacher": v["accuracy"] / teacher_acc} for n, v in peers.items()},
         "speedup_vs_teacher": kdft.get("speedup"),
+        "pooling": kdft["student"].get("pooling"),
+        "speedup_vs_teacher_scipy_pooling": (
+            kdft["student"]["batch_32_scipy_pooling"]["end_to_end"]["texts_per_s"]
+            / kdft["teacher"]["batch_32"]["end_to_end"]["texts_per_s"]
+            if "batch_32_scipy_pooling" in kdft["student"] else None),
         "student_vs_fasttext_batch32": kdft["student"]["batch_32"]["end_to_end"]["texts_per_s"] / ft_speed,
     }
     save_result(tag, {"dataset": tag, "test_file": test_file, "teacher": str(teacher).replace(str(SHARED), "../shared"),
@@ -222,7 +241,8 @@ def sst2(args):
     unlabeled = [DATA / "unlabeled/amazon_reviews.jsonl.gz", movie]
     teacher = TEACHERS / "sst2-minilm-l6"
     train, dev = read_dataset(train_file), read_dataset(dev_file)
-    runs = student_runs("sst2", teacher, train_file, dev_file, unlabeled, separate_kd=False)
+    runs = student_runs("sst2", teacher, train_file, dev_file, unlabeled, separate_kd=False,
+                        reuse=args.reuse_students)
     evaluate_dataset("sst2", teacher, train, dev, dev, "sst2/dev.tsv.gz", runs, n_time=len(dev), teacher_time=len(dev),
                      notes="SST-2 has no public test labels: dev (872) selects the checkpoint and is reported, "
                            "as in the papers. Transfer set: SST-2 train + 75k Amazon reviews + "
@@ -257,7 +277,8 @@ def imdb_files(args):
 
 def imdb(args):
     teacher, train, dev, test, files = imdb_files(args)
-    runs = student_runs("imdb", teacher, files["train"], files["dev"], [files["unsup"]] if args.unsup else [])
+    runs = student_runs("imdb", teacher, files["train"], files["dev"], [files["unsup"]] if args.unsup else [],
+                        reuse=args.reuse_students)
     evaluate_dataset("imdb", teacher, train, dev, test, f"imdb/test.csv.gz, seeded {args.test_size}-review sample",
                      runs, n_time=1000, teacher_time=128,
                      notes=f"dev = 1,000 seeded reviews held out of train (selection only); transfer set = the other "
@@ -368,9 +389,13 @@ def pairs(args):
         train_file, dev_file = pair_files(task)
         dev = read_dataset(dev_file)
         teacher = WORK / f"{task}-teacher"
-        cmd, wall = textdistill("teacher", "finetune", "--base", base, "--train", train_file, "--dev", dev_file,
-                                "--out", teacher, "--epochs", str(args.pair_epochs), "--max-length", "128",
-                                "--lr", "5e-5", "--batch-size", "32", "--seed", "0", "--overwrite")
+        if args.reuse_teachers and (teacher / "teacher_card.json").exists():
+            previous = load_result(f"pairs-{task}")
+            cmd, wall = previous["teacher"]["command"], previous["teacher"]["wall_s"]
+        else:
+            cmd, wall = textdistill("teacher", "finetune", "--base", base, "--train", train_file, "--dev", dev_file,
+                                    "--out", teacher, "--epochs", str(args.pair_epochs), "--max-length", "128",
+                                    "--lr", "5e-5", "--batch-size", "32", "--seed", "0", "--overwrite")
         card = json.loads((teacher / "teacher_card.json").read_text())
         result = {"dataset": task, "train_file": str(train_file).replace(str(SHARED), "../shared"),
                   "dev_file": str(dev_file).replace(str(SHARED), "../shared").replace(str(ROOT) + "/", ""),
@@ -510,7 +535,11 @@ def table(args):
         t = r["students"]["DAN (KD+FT)"]["timings"]
         lines += ["", f"DAN (KD+FT) vs teacher: **{sp['batch_32_end_to_end']:.0f}x** end to end at batch 32 "
                       f"({sp['batch_32_model_only']:.0f}x model only), {sp['batch_1_end_to_end']:.0f}x at batch 1; "
-                      f"{s['student_vs_fasttext_batch32']:.2f}x fastText's end-to-end rate. Wall times: vocabulary + "
+                      f"{s['student_vs_fasttext_batch32']:.2f}x fastText's end-to-end rate"
+                      + (f"; pooling with {s['pooling']}"
+                         + (f" (a numpy/scipy-only install: {s['speedup_vs_teacher_scipy_pooling']:.0f}x at batch 32)"
+                            if s.get("speedup_vs_teacher_scipy_pooling") else "") if s.get("pooling") else "")
+                      + ". Wall times: vocabulary + "
                       f"encoding {t.get('vocabulary_and_encoding_s', 0):.0f}s, teacher labelling "
                       f"{t.get('teacher_labelling_s', 0):.0f}s (from the cache), training {t.get('training_s', 0):.0f}s.", ""]
     vs = RESULTS / "vocab-scale.json"
@@ -601,6 +630,10 @@ def main():
     parser.add_argument("--tasks", nargs="*", default=["mrpc", "rte", "qnli"], help="pairs: which tasks.")
     parser.add_argument("--pair-epochs", type=float, default=3, help="pairs: teacher fine-tuning epochs.")
     parser.add_argument("--pair-n-iter", type=int, default=0, help="pairs: also a BiLSTM with augmentation.")
+    parser.add_argument("--reuse-students", action="store_true",
+                        help="sst2/imdb: benchmark DAN students already trained under runs/bench instead of retraining.")
+    parser.add_argument("--reuse-teachers", action="store_true",
+                        help="pairs: keep a teacher already fine-tuned under runs/bench (and its recorded wall time).")
     parser.add_argument("--n-iter", type=int, default=4, help="sst2-students: augmented samples per sentence.")
     parser.add_argument("--n-iter-trend", type=int, nargs="*", default=[1, 2],
                         help="sst2-students: smaller n_iter values trained too (BiLSTM), to show the trend.")

@@ -48,13 +48,16 @@ def test_gold_training_learns_the_toy_task(trained):
     assert student.classes_ == ["neg", "pos"]
 
 
-def test_numpy_inference_matches_the_torch_module():
+@pytest.mark.parametrize("pooling", ["torch", "scipy"])
+def test_numpy_inference_matches_the_torch_module_with_either_pooling_kernel(pooling):
     family = DANFamily(small_config())
     family.fit(POS + NEG, progress=False)
     torch.manual_seed(0)
     module = family.build(2).eval()
     from textdistill.data import LabelMap
     student = family.export(module, LabelMap(["neg", "pos"]), {})
+    student.pooling = pooling
+    assert student.pooling == pooling
     texts = POS + NEG + ["", "unknown words only"]
     enc = family.encode(texts)
     with torch.no_grad():

@@ -142,7 +142,8 @@ def bench_models(model_dir, data, teacher=None, limit=2000, teacher_limit=512, r
     student = Student.from_pretrained(model_dir)
     student.predict_logits(texts[:32], None if pairs is None else pairs[:32])
     result = {"hardware": hardware(), "threads": threads, "data": str(data.source), "n": len(texts), "student": {
-        "path": str(model_dir), "type": student.student_type, "disk_bytes": dir_size(model_dir),
+        "path": str(model_dir), "type": student.student_type, "pooling": getattr(student, "pooling", None),
+        "disk_bytes": dir_size(model_dir),
         "rss_added_bytes": rss_bytes() - before}}
     if data.labels is not None:
         gold = student.labels.encode(data.labels[:limit], source=data.source)
@@ -190,6 +191,8 @@ def bench_models(model_dir, data, teacher=None, limit=2000, teacher_limit=512, r
 
 def format_bench(r: dict) -> str:
     lines = [f"hardware: {r['hardware']['cpu']} ({r['hardware']['cores']} cores)", f"data: {r['data']} ({r['n']} texts)"]
+    if r.get("student", {}).get("pooling"):
+        lines.append(f"student pooling kernel: {r['student']['pooling']}")
     header = f"{'':10s}{'accuracy':>10s}{'b32 e2e/s':>12s}{'b32 model/s':>13s}{'b1 e2e/s':>11s}{'disk MB':>9s}{'RSS MB':>8s}"
     lines.append(header)
     for who in ("student", "teacher"):

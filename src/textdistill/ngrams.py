@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import asdict, dataclass
+from itertools import chain
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -56,7 +57,9 @@ class Tokenizer:
         self.pattern = re.compile(re.escape(_SEP) + "|(?:" + pattern + ")")  # the batch separator first, always
         self.lowercase = lowercase
         self.strip_html = strip_html
+        self._whitespace_bounded = pattern == TOKEN_PATTERN  # its tokens never contain or span whitespace
         self._memo: dict[str, int] = {}
+        self._chunk_memo: dict[str, tuple[int, ...]] = {}
 
     def normalize(self, text: str) -> str:
         if self.strip_html and "<" in text:
@@ -67,13 +70,43 @@ class Tokenizer:
         return self.pattern.findall(self.normalize(text))
 
     def hash_batch(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Token hashes of all texts concatenated, and the number of tokens of each text.
-
-        The batch is normalised and tokenised as one string, texts joined by a separator that becomes a token of
-        its own, so the regex engine runs once per batch rather than once per text.
-        """
+        """Token hashes of all texts concatenated, and the number of tokens of each text."""
         if not texts:
             return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+        if self._whitespace_bounded:
+            return self._hash_batch_by_chunks(texts)
+        return self._hash_batch_by_regex(texts)
+
+    def _hash_batch_by_chunks(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The default pattern never matches across whitespace, so a text's tokens are the tokens of its
+        whitespace-separated chunks in order. ``str.split`` finds the chunks in C and a memo maps each chunk to its
+        token hashes: most chunks of real text repeat ("the", "film,"), so the regex and hashing run once per
+        distinct chunk rather than once per token.
+        """
+        memo = self._chunk_memo
+        get = memo.get
+        flat: list[int] = []
+        lengths = np.empty(len(texts), dtype=np.int64)
+        for k, text in enumerate(texts):
+            if _SEP in text:  # as in the regex path, the separator character counts as a space
+                text = text.replace(_SEP, " ")
+            chunks = self.normalize(text).split()
+            found = [get(c) for c in chunks]
+            if None in found:
+                if len(memo) > _MEMO_LIMIT:
+                    memo.clear()
+                for j, h in enumerate(found):
+                    if h is None:
+                        c = chunks[j]
+                        found[j] = memo[c] = tuple(_token_hash(t) for t in self.pattern.findall(c))
+            before = len(flat)
+            flat.extend(chain.from_iterable(found))
+            lengths[k] = len(flat) - before
+        return np.array(flat, dtype=np.uint64), lengths
+
+    def _hash_batch_by_regex(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Any pattern: the batch is normalised and tokenised as one string, texts joined by a separator that
+        becomes a token of its own, so the regex engine runs once per batch rather than once per text."""
         if any(_SEP in t for t in texts):
             texts = [t.replace(_SEP, " ") for t in texts]
         joined = _JOIN.join(texts)

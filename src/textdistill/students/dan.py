@@ -1,7 +1,8 @@
 """Deep Averaging Network over n-grams (Sparse Distillation): numpy inference of a saved DAN.
 
 logits = W2 · ReLU(W1 · mean(E[ngram rows]) + b1) + b2. For sentence pairs each side is pooled separately and
-the head reads [h1, h2, h1*h2, |h1-h2|].
+the head reads [h1, h2, h1*h2, |h1-h2|]. Pooling runs torch's EmbeddingBag kernel when torch is installed and a
+scipy sparse product otherwise (``pooling.py``).
 """
 
 from __future__ import annotations
@@ -14,23 +15,8 @@ from ..data import LabelMap
 from ..errors import DataError, ModelError
 from ..ngrams import NgramConfig, NgramFeaturizer
 from ..persistence import load_tensors, save_tensors
+from ..pooling import mean_pool, resolve_backend
 from .base import Student, register
-
-
-def mean_pool(table: np.ndarray, rows: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Mean of the table rows of each text (zeros for a text with no known n-gram).
-
-    A sparse (texts x rows) matrix of 1/count weights times the table: reads each needed row once and never
-    materialises the gathered rows, which matters for long texts and wide tables.
-    """
-    from scipy.sparse import csr_matrix
-
-    n = len(offsets)
-    indptr = np.append(offsets, len(rows))
-    counts = np.diff(indptr)
-    weights = np.repeat((1.0 / np.maximum(counts, 1)).astype(np.float32), counts)
-    pool = csr_matrix((weights, rows, indptr), shape=(n, table.shape[0]))
-    return np.asarray(pool @ table, dtype=np.float32)
 
 
 def pair_features(h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
@@ -45,8 +31,9 @@ class DANStudent(Student):
     default_batch_size = 256
 
     def __init__(self, featurizer: NgramFeaturizer, weights: dict[str, np.ndarray], labels: LabelMap,
-                 pair: bool = False, metadata: dict | None = None):
+                 pair: bool = False, metadata: dict | None = None, pooling: str = "auto"):
         super().__init__(labels, metadata)
+        self.pooling = pooling
         self.featurizer = featurizer
         self.pair = pair
         self.embedding = weights["embedding"]
@@ -54,6 +41,15 @@ class DANStudent(Student):
         self.w2, self.b2 = weights["output.weight"], weights["output.bias"]
         self._w1t = np.ascontiguousarray(self.w1.T)
         self._w2t = np.ascontiguousarray(self.w2.T)
+
+    @property
+    def pooling(self) -> str:
+        """The pooling kernel in use: ``torch`` or ``scipy`` (set ``auto``, ``torch`` or ``scipy``)."""
+        return self._pooling
+
+    @pooling.setter
+    def pooling(self, backend: str) -> None:
+        self._pooling = resolve_backend(backend)
 
     @property
     def embedding_dim(self) -> int:
@@ -68,9 +64,10 @@ class DANStudent(Student):
         return (first, self.featurizer.transform(pairs)) if self.pair else (first,)
 
     def logits_from_features(self, features) -> np.ndarray:
-        h = mean_pool(self.embedding, *features[0])
+        h = mean_pool(self.embedding, *features[0], backend=self._pooling, threads=self.blas_threads)
         if self.pair:
-            h = pair_features(h, mean_pool(self.embedding, *features[1]))
+            h = pair_features(h, mean_pool(self.embedding, *features[1], backend=self._pooling,
+                                           threads=self.blas_threads))
         z = h @ self._w1t
         z += self.b1
         np.maximum(z, 0, out=z)
