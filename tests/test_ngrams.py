@@ -95,6 +95,20 @@ def test_batch_hashing_equals_text_by_text_hashing():
     assert len(tok.hash_batch([])[0]) == 0
 
 
+def test_whitespace_chunk_path_equals_the_regex_path():
+    """The memoised chunk path (default pattern) must give exactly the tokens of one regex pass over the text."""
+    tok = Tokenizer()
+    assert tok._whitespace_bounded and not Tokenizer(pattern=r"\S+")._whitespace_bounded
+    texts = ["film, film,film!! film", "snake_case x_1 __init__", "tab\there\nnew\u00a0nbsp\u2003em\u3000ideo",
+             "a\x00b \x00", "emoji 👍🏽 ok…", "Ünïcödé ÀB 10/10 :-)", "\x1cfile\x1dsep", "<BR/>Mixed<br />breaks",
+             "", "   ", "repeat repeat repeat"] * 2  # the second copy is served from the memo
+    by_chunks = tok._hash_batch_by_chunks(texts)
+    by_regex = tok._hash_batch_by_regex(texts)
+    assert by_chunks[1].tolist() == by_regex[1].tolist()
+    assert np.array_equal(by_chunks[0], by_regex[0])
+    assert by_chunks[1].tolist()[:2] == [7, 3]  # film , film , film !! film: "!!" is one token; "_" is a word character
+
+
 def test_hash_index_finds_every_key_and_rejects_others():
     from textdistill.ngrams import HashIndex
 
