@@ -414,7 +414,7 @@ def pairs(args):
             meta = Student.from_pretrained(out).metadata
             result["students"][name] = {"command": cmd, "wall_s": wall, "timings": meta.get("timings"),
                                         "dev": meta.get("dev"), "bench": bench}
-        save_result(f"pairs-{task}", {**result, "command": f"python benchmarks/run.py pairs --tasks {task}",
+        save_result(f"pairs-{task}", {**result, "command": f"python benchmarks/run.py pairs --tasks {task} --pair-n-iter {args.pair_n_iter}",
                                       "notes": "dev selects the checkpoint and is reported (QNLI: a seeded 80/20 "
                                                "split of its dev set, random.Random(0)). Teacher: all-MiniLM-L6-v2 "
                                                f"fine-tuned {args.pair_epochs} epochs, max length 128."})
@@ -629,7 +629,8 @@ def main():
                                          "pairs", "table", "all"])
     parser.add_argument("--tasks", nargs="*", default=["mrpc", "rte", "qnli"], help="pairs: which tasks.")
     parser.add_argument("--pair-epochs", type=float, default=3, help="pairs: teacher fine-tuning epochs.")
-    parser.add_argument("--pair-n-iter", type=int, default=0, help="pairs: also a BiLSTM with augmentation.")
+    parser.add_argument("--pair-n-iter", type=int, default=10,
+                        help="pairs: also a BiLSTM with augmentation, this many samples per pair (0: none).")
     parser.add_argument("--reuse-students", action="store_true",
                         help="sst2/imdb: benchmark DAN students already trained under runs/bench instead of retraining.")
     parser.add_argument("--reuse-teachers", action="store_true",
@@ -637,7 +638,7 @@ def main():
     parser.add_argument("--n-iter", type=int, default=4, help="sst2-students: augmented samples per sentence.")
     parser.add_argument("--n-iter-trend", type=int, nargs="*", default=[1, 2],
                         help="sst2-students: smaller n_iter values trained too (BiLSTM), to show the trend.")
-    parser.add_argument("--movie", type=int, default=90_000, help="Movie-review sentences in SST-2's transfer set.")
+    parser.add_argument("--movie", type=int, default=200_000, help="Movie-review sentences in SST-2's transfer set.")
     parser.add_argument("--skip-dan", action="store_true", help="vocab-scale: count only, keep earlier DAN figures.")
     parser.add_argument("--docs", type=int, default=1_000_000, help="Documents for vocab-scale.")
     parser.add_argument("--unsup", type=int, default=25_000, help="IMDB unsup reviews added to the transfer set.")

@@ -180,7 +180,7 @@ def bench_models(model_dir, data, teacher=None, limit=2000, teacher_limit=512, r
         for bs in batch_sizes:
             m = tn if bs > 1 else min(tn, 128)
             result["teacher"][f"batch_{bs}"] = teacher_speed(t, t_texts[:m], None if t_pairs is None else t_pairs[:m],
-                                                             bs, repeats=1)
+                                                             bs, repeats)
         result["speedup"] = {
             f"batch_{bs}_{kind}": result["student"][f"batch_{bs}"][kind]["texts_per_s"]
             / result["teacher"][f"batch_{bs}"][kind]["texts_per_s"]
