@@ -13,6 +13,7 @@ from ..errors import check
 from ..ngrams import NgramConfig, NgramFeaturizer
 from ..students.dan import DANStudent
 from .batching import RaggedRows
+from .head import classify
 
 
 @dataclass
@@ -47,12 +48,8 @@ class DANModule(nn.Module):
         self.output = nn.Linear(hidden, num_classes)
 
     def forward(self, rows, offsets, rows2=None, offsets2=None):
-        h = self.embedding(rows, offsets)
-        if self.pair:
-            h2 = self.embedding(rows2, offsets2)
-            h = torch.cat([h, h2, h * h2, (h - h2).abs()], dim=-1)
-        z = torch.relu(self.hidden(self.dropout(h)))
-        return self.output(self.dropout(z))
+        h2 = self.embedding(rows2, offsets2) if self.pair else None
+        return classify(self.embedding(rows, offsets), h2, self.dropout, self.hidden, self.output)
 
 
 class DANFamily:

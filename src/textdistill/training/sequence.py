@@ -13,6 +13,7 @@ from ..embeddings import initial_embeddings, vectors_dim
 from ..errors import check
 from ..words import WordVocab, pad_batch
 from .batching import RaggedRows, bucketed_batches
+from .head import classify
 
 RANDOM_DIM = 100  # embedding width when no pretrained vectors are used and none is given
 
@@ -41,12 +42,8 @@ class SequenceModule(nn.Module):
         raise NotImplementedError
 
     def forward(self, ids, lengths, ids2=None, lengths2=None):
-        h = self.encode(ids, lengths)
-        if self.pair:
-            h2 = self.encode(ids2, lengths2)
-            h = torch.cat([h, h2, h * h2, (h - h2).abs()], dim=-1)
-        z = torch.relu(self.hidden(self.dropout(h)))
-        return self.output(self.dropout(z))
+        h2 = self.encode(ids2, lengths2) if self.pair else None
+        return classify(self.encode(ids, lengths), h2, self.dropout, self.hidden, self.output)
 
 
 class SequenceFamily:
