@@ -59,6 +59,8 @@ SHARED_CASES = [
     ("glue/CoLA/dev.tsv.gz", {"label": "1", "text": "3"}, 1043, {"0", "1"}, False),
     ("glue/CoLA/dev.tsv.gz", {}, 1043, {"0", "1"}, False),
     ("unlabeled/amazon_reviews.jsonl.gz", {}, 75290, None, False),
+    ("chnsenticorp_htl/train.csv.gz", {}, 5765, {"0", "1"}, False),
+    ("chnsenticorp_htl/dev.csv.gz", {}, 800, {"0", "1"}, False),
 ]
 
 
