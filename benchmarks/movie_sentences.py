@@ -13,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
-from textdistill.data import read_dataset  # noqa: E402
+from textdistill.data.readers import read_dataset  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 SPLIT = re.compile(r"(?<=[.!?])\s+")

@@ -32,10 +32,10 @@ WORK = ROOT / "runs" / "bench"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 sys.path.insert(0, str(ROOT / "src"))
-from textdistill.benchmarking import bench_models, hardware, student_speed, timed_rate  # noqa: E402
-from textdistill.data import read_dataset  # noqa: E402
-from textdistill.evaluation import classification_metrics  # noqa: E402
-from textdistill.ngrams import Tokenizer  # noqa: E402
+from textdistill.evaluation.speed import bench_models, hardware, student_speed, timed_rate  # noqa: E402
+from textdistill.data.readers import read_dataset  # noqa: E402
+from textdistill.evaluation.metrics import classification_metrics  # noqa: E402
+from textdistill.featurizers.ngrams import Tokenizer  # noqa: E402
 
 
 def log(msg: str) -> None:
@@ -422,8 +422,8 @@ def pairs(args):
 
 def cached_texts(teacher) -> int:
     """Texts in the benchmark cache for ``teacher`` (to count what a labelling run added)."""
-    from textdistill.teacher import Teacher
-    from textdistill.teacher_cache import TeacherCache
+    from textdistill.teachers.huggingface import Teacher
+    from textdistill.teachers.cache import TeacherCache
 
     t = Teacher.from_pretrained(str(teacher))
     return len(TeacherCache(CACHE, t.fingerprint, num_labels=t.num_labels))
@@ -451,8 +451,8 @@ def vocab_scale(args):
     code = r"""
 import random, re, resource, sys, time
 sys.path.insert(0, sys.argv[1])
-from textdistill.data import read_dataset
-from textdistill.ngrams import NgramFeaturizer
+from textdistill.data.readers import read_dataset
+from textdistill.featurizers.ngrams import NgramFeaturizer
 split = re.compile(r"(?<=[.!?])\s+")
 pool = []
 for name in ("unsup", "train", "test"):
@@ -471,7 +471,7 @@ if sys.argv[4] == "0":
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f}")
     sys.exit(0)
 import torch
-from textdistill.training.dan import DANModule
+from textdistill.training.families.dan import DANModule
 t = time.perf_counter()
 m = DANModule(f.num_rows, 1000, 1000, 2, 0.1)
 opt = [torch.optim.SparseAdam(list(m.embedding.parameters())), torch.optim.Adam(list(m.hidden.parameters()) + list(m.output.parameters()))]

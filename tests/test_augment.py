@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from textdistill.augment import AugmentConfig, Augmenter, augment_texts
+from textdistill.data.augment import AugmentConfig, Augmenter, augment_texts
 from textdistill.errors import ConfigError, MissingExtraError
 
 

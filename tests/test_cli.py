@@ -18,10 +18,10 @@ pytest.importorskip("typer")
 
 from typer.testing import CliRunner  # noqa: E402
 
-from textdistill.cli import app, main  # noqa: E402
-from textdistill.data import read_dataset  # noqa: E402
+from textdistill.cli.app import app, main  # noqa: E402
+from textdistill.data.readers import read_dataset  # noqa: E402
 from textdistill.students import Student  # noqa: E402
-from textdistill.teacher_cache import text_keys  # noqa: E402
+from textdistill.teachers.cache import text_keys  # noqa: E402
 
 RUNNER = CliRunner()
 

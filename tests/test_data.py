@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from textdistill.data import LabelMap, TextDataset, read_dataset, read_texts
+from textdistill.data.readers import LabelMap, TextDataset, read_dataset, read_texts
 from textdistill.errors import DataError, ModelError, TextdistillError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

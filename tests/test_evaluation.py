@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from textdistill.data import LabelMap, TextDataset
+from textdistill.data.readers import LabelMap, TextDataset
 from textdistill.errors import DataError, ModelError
-from textdistill.evaluation import classification_metrics, confusion, f1_of_class, macro_f1, matthews
+from textdistill.evaluation.metrics import classification_metrics, confusion, f1_of_class, macro_f1, matthews
 from textdistill.pipeline import align_teacher, transfer_texts
 
 sk = pytest.importorskip("sklearn.metrics")

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from textdistill.ngrams import NgramConfig, NgramCounter, NgramFeaturizer, Tokenizer, ngram_hashes
+from textdistill.featurizers.ngrams import NgramConfig, NgramCounter, NgramFeaturizer, Tokenizer, ngram_hashes
 
 
 def test_tokenizer_keeps_punctuation_and_single_characters():
@@ -75,7 +75,7 @@ def test_counter_prunes_singletons_when_over_budget_but_keeps_frequent():
         counter.update([noise + " frequent frequent"])
     keys, counts = counter.top(1)
     th, _ = tok.hash_batch(["frequent"])
-    from textdistill.ngrams import _ORDER_SALT
+    from textdistill.featurizers.ngrams import _ORDER_SALT
     assert keys[0] == th[0] ^ _ORDER_SALT and counts[0] == 40
     assert len(counter.keys) <= 60
 
@@ -110,7 +110,7 @@ def test_whitespace_chunk_path_equals_the_regex_path():
 
 
 def test_hash_index_finds_every_key_and_rejects_others():
-    from textdistill.ngrams import HashIndex
+    from textdistill.featurizers.ngrams import HashIndex
 
     rng = np.random.default_rng(0)
     keys = np.unique(rng.integers(0, 2**63, 5000, dtype=np.uint64))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from textdistill.errors import ConfigError
-from textdistill.pooling import ENV_VAR, mean_pool, resolve_backend
+from textdistill.students.pooling import ENV_VAR, mean_pool, resolve_backend
 
 pytest.importorskip("torch")
 

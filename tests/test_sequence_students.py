@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from textdistill.data import LabelMap, TextDataset
-from textdistill.embeddings import initial_embeddings, vectors_dim
+from textdistill.data.readers import LabelMap, TextDataset
+from textdistill.featurizers.embeddings import initial_embeddings, vectors_dim
 from textdistill.errors import ConfigError, DataError, ModelError
 from textdistill.pipeline import build_student_config, default_loss, distill, make_family
 from textdistill.students import BiLSTMStudent, CNNStudent, Student
-from textdistill.training.trainer import TrainConfig, predict_logits
-from textdistill.words import MASK, PAD, UNK, WordConfig, WordVocab, pad_batch
+from textdistill.training.loop import TrainConfig, predict_logits
+from textdistill.featurizers.words import MASK, PAD, UNK, WordConfig, WordVocab, pad_batch
 
 TEXTS = ["A good film, truly great!", "bad", "", "the [MASK] was dull and the plot thin", "great great good",
          "an awful, awful movie ; really bad", "ok"]

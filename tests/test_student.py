@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from textdistill.data import TextDataset
+from textdistill.data.readers import TextDataset
 from textdistill.errors import ModelError
-from textdistill.ngrams import NgramConfig
+from textdistill.featurizers.ngrams import NgramConfig
 from textdistill.pipeline import distill
 from textdistill.students import DANStudent, Student
-from textdistill.training.dan import DANConfig, DANFamily, DANModule
-from textdistill.training.trainer import TrainConfig
+from textdistill.training.families.dan import DANConfig, DANFamily, DANModule
+from textdistill.training.loop import TrainConfig
 
 POS = ["a great film", "wonderful and moving", "i loved it", "great acting , great story", "a joy to watch"]
 NEG = ["a dull film", "boring and slow", "i hated it", "bad acting , bad story", "a waste of time"]
@@ -54,7 +54,7 @@ def test_numpy_inference_matches_the_torch_module_with_either_pooling_kernel(poo
     family.fit(POS + NEG, progress=False)
     torch.manual_seed(0)
     module = family.build(2).eval()
-    from textdistill.data import LabelMap
+    from textdistill.data.readers import LabelMap
     student = family.export(module, LabelMap(["neg", "pos"]), {})
     student.pooling = pooling
     assert student.pooling == pooling

@@ -11,9 +11,9 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from textdistill.errors import DataError, ModelError  # noqa: E402
-from textdistill.finetune import FinetuneConfig, finetune_teacher  # noqa: E402
-from textdistill.teacher import Teacher  # noqa: E402
-from textdistill.teacher_cache import (  # noqa: E402
+from textdistill.teachers.finetune import FinetuneConfig, finetune_teacher  # noqa: E402
+from textdistill.teachers.huggingface import Teacher  # noqa: E402
+from textdistill.teachers.cache import (  # noqa: E402
     TeacherCache,
     default_cache_root,
     label_with_cache,

@@ -9,7 +9,7 @@ Predicting with a saved student needs only numpy and safetensors::
 Training (``distill``, ``Teacher``, ``finetune_teacher``) needs the ``train`` extra (torch, transformers).
 """
 
-from .data import LabelMap, TextDataset, read_dataset
+from .data.readers import LabelMap, TextDataset, read_dataset
 from .errors import DataError, ModelError, TextdistillError
 from .students import BiLSTMStudent, CNNStudent, DANStudent, Student
 
@@ -17,20 +17,20 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "distill": ("pipeline", "distill"),
-    "Teacher": ("teacher", "Teacher"),
-    "TeacherCache": ("teacher_cache", "TeacherCache"),
-    "label_with_cache": ("teacher_cache", "label_with_cache"),
-    "finetune_teacher": ("finetune", "finetune_teacher"),
-    "FinetuneConfig": ("finetune", "FinetuneConfig"),
-    "TrainConfig": ("training.trainer", "TrainConfig"),
-    "DANConfig": ("training.dan", "DANConfig"),
-    "BiLSTMConfig": ("training.bilstm", "BiLSTMConfig"),
-    "CNNConfig": ("training.cnn", "CNNConfig"),
-    "WordConfig": ("words", "WordConfig"),
-    "AugmentConfig": ("augment", "AugmentConfig"),
-    "Augmenter": ("augment", "Augmenter"),
-    "augment_texts": ("augment", "augment_texts"),
-    "NgramConfig": ("ngrams", "NgramConfig"),
+    "Teacher": ("teachers.huggingface", "Teacher"),
+    "TeacherCache": ("teachers.cache", "TeacherCache"),
+    "label_with_cache": ("teachers.cache", "label_with_cache"),
+    "finetune_teacher": ("teachers.finetune", "finetune_teacher"),
+    "FinetuneConfig": ("teachers.finetune", "FinetuneConfig"),
+    "TrainConfig": ("training.config", "TrainConfig"),
+    "DANConfig": ("students.dan", "DANConfig"),
+    "BiLSTMConfig": ("students.bilstm", "BiLSTMConfig"),
+    "CNNConfig": ("students.cnn", "CNNConfig"),
+    "WordConfig": ("featurizers.words", "WordConfig"),
+    "AugmentConfig": ("data.augment", "AugmentConfig"),
+    "Augmenter": ("data.augment", "Augmenter"),
+    "augment_texts": ("data.augment", "augment_texts"),
+    "NgramConfig": ("featurizers.ngrams", "NgramConfig"),
 }
 
 

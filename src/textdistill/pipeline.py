@@ -12,27 +12,25 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import LabelMap, TextDataset
+from .data.readers import LabelMap, TextDataset
 from .errors import DataError, ModelError
-from .evaluation import classification_metrics
-from .students import Student
+from .evaluation.metrics import classification_metrics
+from .students import FAMILIES, Student
+from .teachers.alignment import align_teacher
 
-# student name -> (training module, family class, config class); each family is one adapter file
-FAMILIES = {
-    "dan": ("training.dan", "DANFamily", "DANConfig"),
-    "bilstm": ("training.bilstm", "BiLSTMFamily", "BiLSTMConfig"),
-    "cnn": ("training.cnn", "CNNFamily", "CNNConfig"),
-}
+def family_runtime(name: str):
+    """The registered runtime class of student family ``name`` (a one-line error for an unknown one)."""
+    from .errors import ConfigError
+
+    try:
+        return FAMILIES.get(name)
+    except ConfigError:
+        raise DataError(f"unknown student {name!r} (choose from: {', '.join(FAMILIES.names())})") from None
 
 
 def _family_classes(name: str):
-    import importlib
-
-    if name not in FAMILIES:
-        raise DataError(f"unknown student {name!r} (choose from: {', '.join(sorted(FAMILIES))})")
-    module, family, config = FAMILIES[name]
-    mod = importlib.import_module(f".{module}", __package__)
-    return getattr(mod, family), getattr(mod, config)
+    runtime = family_runtime(name)
+    return runtime.adapter_class(), runtime.config_class
 
 
 def build_student_config(name: str, **options):
@@ -71,37 +69,7 @@ def make_family(name: str, config=None, **options):
 
 def default_loss(name: str) -> str:
     """The loss a family's paper trains with: KL for the DAN, MSE on logits for BiLSTM and CNN (Tang et al.)."""
-    return getattr(_family_classes(name)[0], "default_loss", "kl")
-
-
-def align_teacher(teacher_names: list[str] | None, num_teacher_labels: int, labels: LabelMap, log=None) -> np.ndarray:
-    """Column order that puts the teacher's logits in the order of ``labels``; never a silent guess.
-
-    Teacher label names (config id2label) are matched to the data's labels ignoring case. Integer labels 0..C-1
-    (and LABEL_0..LABEL_{C-1}) are matched to teacher columns by value. A named teacher whose names match
-    nothing in the data is an error; an unnamed teacher with string labels is taken in the label map's sorted
-    order, with a warning.
-    """
-    if num_teacher_labels != len(labels):
-        raise ModelError(
-            f"the teacher predicts {num_teacher_labels} classes but the training data has {len(labels)} "
-            f"({', '.join(labels.names[:10])})"
-        )
-    data = [n.lower() for n in labels.names]
-    if teacher_names:
-        named = [n.lower() for n in teacher_names]
-        if sorted(named) == sorted(data):
-            return np.array([named.index(name) for name in data])
-    by_value = [n[len("label_"):] if n.startswith("label_") else n for n in data]
-    if all(v.isdigit() for v in by_value) and sorted(int(v) for v in by_value) == list(range(num_teacher_labels)):
-        return np.array([int(v) for v in by_value])
-    if teacher_names:
-        raise ModelError(f"the teacher's labels ({', '.join(teacher_names)}) do not match the data's "
-                         f"({', '.join(labels.names)}); rename the labels in the data to the teacher's")
-    if log is not None:
-        log(f"warning: the teacher's classes have no names; assuming its columns are in the order "
-            f"{', '.join(labels.names)}")
-    return np.arange(num_teacher_labels)
+    return family_runtime(name).default_loss
 
 
 @dataclass
@@ -123,7 +91,7 @@ class DistillReport:
 
 
 def label_texts(teacher, texts, pairs, labels: LabelMap, cache_root, progress=True) -> TeacherOutputs:
-    from .teacher_cache import label_with_cache
+    from .teachers.cache import label_with_cache
 
     started = time.perf_counter()
     logits = label_with_cache(teacher, texts, pairs, cache_root=cache_root, progress=progress)
@@ -161,7 +129,7 @@ def augment_training_set(train: TextDataset, config, teacher, report: "DistillRe
     """Augmented copies of the training texts as an unlabeled dataset; the mask token is the teacher's own."""
     import dataclasses
 
-    from .augment import Augmenter
+    from .data.augment import Augmenter
 
     mask = getattr(getattr(teacher, "tokenizer", None), "mask_token", None)
     if mask and mask != config.mask_token:
@@ -184,9 +152,11 @@ def distill(train: TextDataset, *, out: str | Path | None = None, teacher=None, 
     set; the teacher labels them through the cache like any other text. Returns the best student by dev metric
     and a report of timings and metrics; saves it to ``out`` if given.
     """
-    from .training.trainer import Trainer, TrainConfig, TrainingSet
+    from .training.config import TrainConfig
+    from .training.loop import Stage, Trainer, TrainingSet
+    from .training.objectives import DistillObjective, GoldObjective
 
-    config = train_config or TrainConfig(loss=default_loss(student))
+    config = (train_config or TrainConfig()).with_loss(default_loss(student))
     report = DistillReport()
     if train.labels is None:
         raise DataError(f"{train.source or 'training data'}: no label column found (name it with --label-column)")
@@ -216,7 +186,7 @@ def distill(train: TextDataset, *, out: str | Path | None = None, teacher=None, 
     else:
         texts, pairs = transfer_texts(train, unlabeled, exclude=dev)
         if isinstance(teacher, (str, Path)):
-            from .teacher import Teacher
+            from .teachers.huggingface import Teacher
 
             teacher = Teacher.from_pretrained(str(teacher))
         align_teacher(getattr(teacher, "label_names", None), int(teacher.num_labels), labels, log)  # before labelling
@@ -243,15 +213,20 @@ def distill(train: TextDataset, *, out: str | Path | None = None, teacher=None, 
     family.fit(texts, pairs, progress=progress)
     if hasattr(family, "describe"):
         log(f"{student} student: {family.describe()}")
-    transfer = TrainingSet(family.encode(texts, pairs), teacher_logits, gold)
+    encoded = family.encode(texts, pairs)
     report.timings["vocabulary_and_encoding_s"] = time.perf_counter() - started
-    gold_set = None
-    if teacher is not None:
-        gold_set = TrainingSet(transfer.encoded, None, gold, rows=np.arange(len(train)))
-    dev_set = None if dev is None else TrainingSet(family.encode(dev.texts, dev.pairs), None, dev_gold)
+    dev_set = None if dev is None else TrainingSet(family.encode(dev.texts, dev.pairs), dev_gold)
+    if teacher is None:
+        stages = [Stage("train (gold)", GoldObjective(gold), np.arange(len(texts)), config.epochs)]
+    else:
+        kd = DistillObjective(teacher_logits, gold, loss=config.loss, temperature=config.temperature,
+                              alpha=config.alpha)
+        stages = [Stage("distill", kd, np.arange(len(texts)), config.epochs),
+                  Stage("fine-tune (gold)", GoldObjective(gold), np.arange(len(train)), config.finetune_epochs,
+                        config.finetune_lr_scale)]
 
     trainer = Trainer(family, config, len(labels), progress=progress, log=log)
-    module = trainer.fit(transfer, gold_set, dev_set)
+    module = trainer.fit(encoded, stages, dev_set)
     report.timings["training_s"] = trainer.train_seconds
     report.history = trainer.history
     metadata = {

@@ -1,8 +1,8 @@
-"""Student families; importing this package registers them for ``Student.from_pretrained``."""
+"""Student families (numpy runtimes); importing this package registers the built-in ones."""
 
-from .base import STUDENT_TYPES, Student
+from .base import FAMILIES, Student, register
 from .bilstm import BiLSTMStudent
 from .cnn import CNNStudent
 from .dan import DANStudent
 
-__all__ = ["STUDENT_TYPES", "Student", "DANStudent", "BiLSTMStudent", "CNNStudent"]
+__all__ = ["FAMILIES", "Student", "register", "DANStudent", "BiLSTMStudent", "CNNStudent"]

@@ -11,16 +11,29 @@ from typing import ClassVar, Sequence
 
 import numpy as np
 
-from ..data import LabelMap
+from ..data.readers import LabelMap
 from ..errors import DataError, ModelError
 from ..persistence import FORMAT_NAME, FORMAT_VERSION, read_json, write_dir_atomically, write_json
+from ..registry import Registry
 
-STUDENT_TYPES: dict[str, type["Student"]] = {}
+# The one registry of student families: name -> runtime class. The runtime names its config dataclass (whose
+# fields are the family's `distill` flags) and its training adapter (imported only to train: it needs torch).
+FAMILIES = Registry("student family", entry_point_group="textdistill.students")
 
 
 def register(cls):
-    STUDENT_TYPES[cls.student_type] = cls
-    return cls
+    """Class decorator: register a student family under its ``student_type``."""
+    return FAMILIES.register(cls, name=cls.student_type)
+
+
+def resolve(ref):
+    """A class given as itself or as ``"package.module:Name"`` (imported on first use)."""
+    if not isinstance(ref, str):
+        return ref
+    import importlib
+
+    module, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 _CONTROLLER = None
@@ -47,6 +60,19 @@ class Student:
 
     student_type: ClassVar[str] = ""
     default_batch_size: ClassVar[int] = 256
+    # The family: its config dataclass (torch-free; fields map onto `distill` flags), its training adapter
+    # ("module:Class" or the class; needs torch) and the loss its paper trains with.
+    config_class: ClassVar[type | None] = None
+    training_adapter: ClassVar[object] = None
+    default_loss: ClassVar[str] = "kl"
+    description: ClassVar[str] = ""
+
+    @classmethod
+    def adapter_class(cls):
+        """The training adapter of this family (imports torch)."""
+        if cls.training_adapter is None:
+            raise ModelError(f"student family {cls.student_type!r} cannot be trained (no training adapter)")
+        return resolve(cls.training_adapter)
 
     def __init__(self, labels: LabelMap, metadata: dict | None = None):
         self.labels = labels
@@ -140,9 +166,9 @@ class Student:
         if config.get("format_version", 0) > FORMAT_VERSION:
             raise ModelError(f"{path}: saved by a newer textdistill (format {config['format_version']}); upgrade")
         kind = config.get("student_type")
-        if kind not in STUDENT_TYPES:
-            raise ModelError(f"{path}: unknown student type {kind!r} (known: {', '.join(sorted(STUDENT_TYPES))})")
-        target = STUDENT_TYPES[kind]
+        if not isinstance(kind, str) or kind not in FAMILIES:
+            raise ModelError(f"{path}: unknown student type {kind!r} (known: {', '.join(FAMILIES.names())})")
+        target = FAMILIES.get(kind)
         if cls is not Student and not issubclass(target, cls):
             raise ModelError(f"{path}: is a {kind!r} student, not {cls.__name__}")
         try:

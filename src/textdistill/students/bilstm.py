@@ -6,10 +6,36 @@ Padded steps leave the state untouched, which is what packed sequences compute i
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 import numpy as np
 
+from ..config import option
+from ..errors import check
+from ..featurizers.embeddings import GLOVE
+from ..featurizers.words import WordConfig
 from .base import register
-from .sequence import SequenceStudent
+from .sequence import EMBEDDING_HELP, VECTORS_HELP, SequenceStudent, check_common
+
+
+@dataclass
+class BiLSTMConfig:
+    """Architecture of a BiLSTM student. ``embedding_dim`` None = the vectors' width (50 for GloVe)."""
+
+    vectors: str | None = option(GLOVE, VECTORS_HELP)
+    embedding_dim: int | None = option(None, EMBEDDING_HELP)
+    lstm_dim: int = option(150, "bilstm: LSTM units per direction.")
+    hidden_dim: int = option(200, "Width of the ReLU layer (dan 512, bilstm/cnn 200).")
+    dropout: float = option(0.1, "Dropout (dan/bilstm 0.1, cnn 0.5).")
+    embedding_lr: float = option(1e-3, "Learning rate of the embedding table.")
+    words: WordConfig = option(default_factory=WordConfig)
+
+    def __post_init__(self):
+        check_common(self)
+        check(self.lstm_dim >= 1, f"lstm_dim must be >= 1, got {self.lstm_dim}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -19,6 +45,9 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 @register
 class BiLSTMStudent(SequenceStudent):
     student_type = "bilstm"
+    config_class = BiLSTMConfig
+    training_adapter = "textdistill.training.families.bilstm:BiLSTMFamily"
+    description = "one-layer BiLSTM over word vectors (Tang et al. 2019); siamese for pairs"
 
     def __init__(self, vocab, weights, labels, pair=False, metadata=None):
         super().__init__(vocab, weights, labels, pair, metadata)

@@ -6,15 +6,47 @@ zero-padded to that width (the torch module does exactly the same), so both agre
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 import numpy as np
 
+from ..config import option
+from ..errors import check
+from ..featurizers.embeddings import GLOVE
+from ..featurizers.words import WordConfig
 from .base import register
-from .sequence import SequenceStudent
+from .sequence import EMBEDDING_HELP, VECTORS_HELP, SequenceStudent, check_common
+
+
+@dataclass
+class CNNConfig:
+    """Architecture of a CNN student. ``embedding_dim`` None = the vectors' width (50 for GloVe)."""
+
+    vectors: str | None = option(GLOVE, VECTORS_HELP)
+    embedding_dim: int | None = option(None, EMBEDDING_HELP)
+    widths: tuple[int, ...] = option((3, 4, 5), "cnn: filter widths, comma-separated.")
+    filters: int = option(100, "cnn: filters per width.")
+    hidden_dim: int = option(200, "Width of the ReLU layer (dan 512, bilstm/cnn 200).")
+    dropout: float = option(0.5, "Dropout (dan/bilstm 0.1, cnn 0.5).")
+    embedding_lr: float = option(1e-3, "Learning rate of the embedding table.")
+    words: WordConfig = option(default_factory=WordConfig)
+
+    def __post_init__(self):
+        check_common(self)
+        self.widths = tuple(int(w) for w in self.widths)
+        check(len(self.widths) >= 1 and min(self.widths) >= 1, f"filter widths must be >= 1, got {self.widths}")
+        check(self.filters >= 1, f"filters must be >= 1, got {self.filters}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 @register
 class CNNStudent(SequenceStudent):
     student_type = "cnn"
+    config_class = CNNConfig
+    training_adapter = "textdistill.training.families.cnn:CNNFamily"
+    description = "convolutions of widths 3-5 over word vectors with max-over-time pooling (Kim 2014)"
 
     def __init__(self, vocab, weights, labels, pair=False, metadata=None, widths=(3, 4, 5)):
         super().__init__(vocab, weights, labels, pair, metadata)

@@ -7,16 +7,39 @@ scipy sparse product otherwise (``pooling.py``).
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..data import LabelMap
-from ..errors import DataError, ModelError
-from ..ngrams import NgramConfig, NgramFeaturizer
+from ..config import option
+from ..data.readers import LabelMap
+from ..errors import DataError, ModelError, check
+from ..featurizers.ngrams import NgramConfig, NgramFeaturizer
 from ..persistence import load_tensors, save_tensors
-from ..pooling import mean_pool, resolve_backend
+from .pooling import mean_pool, resolve_backend
 from .base import Student, register
+
+
+@dataclass
+class DANConfig:
+    """Architecture and featurizer of a DAN student."""
+
+    embedding_dim: int = option(512, "dan: width of the n-gram embedding table.")
+    hidden_dim: int = option(512, "Width of the ReLU layer (dan 512, bilstm/cnn 200).")
+    dropout: float = option(0.1, "Dropout (dan/bilstm 0.1, cnn 0.5).")
+    embedding_lr: float = option(1e-3, "Learning rate of the embedding table.")
+    ngrams: NgramConfig = option(default_factory=NgramConfig)
+
+    def __post_init__(self):
+        check(self.embedding_dim >= 1 and self.hidden_dim >= 1, "embedding_dim and hidden_dim must be >= 1")
+        check(0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}")
+        check(self.embedding_lr > 0, "embedding_lr must be > 0")
+        if isinstance(self.ngrams, dict):
+            self.ngrams = NgramConfig(**self.ngrams)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 def pair_features(h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
@@ -29,6 +52,10 @@ class DANStudent(Student):
 
     student_type = "dan"
     default_batch_size = 256
+    config_class = DANConfig
+    training_adapter = "textdistill.training.families.dan:DANFamily"
+    default_loss = "kl"  # Sparse Distillation: KL to the teacher's distribution
+    description = "Deep Averaging Network over word n-grams (Sparse Distillation): the fast one"
 
     def __init__(self, featurizer: NgramFeaturizer, weights: dict[str, np.ndarray], labels: LabelMap,
                  pair: bool = False, metadata: dict | None = None, pooling: str = "auto"):

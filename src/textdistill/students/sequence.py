@@ -11,18 +11,34 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import LabelMap
-from ..errors import DataError, ModelError
+from ..data.readers import LabelMap
+from ..errors import DataError, ModelError, check
 from ..persistence import load_tensors, save_tensors
-from ..words import WordConfig, WordVocab, pad_batch
+from ..featurizers.words import WordConfig, WordVocab, pad_batch
 from .base import Student
 from .dan import pair_features
+
+
+def check_common(config) -> None:
+    """Checks every sequence-student config shares."""
+    check(config.embedding_dim is None or config.embedding_dim >= 1, "embedding_dim must be >= 1")
+    check(config.hidden_dim >= 1, f"hidden_dim must be >= 1, got {config.hidden_dim}")
+    check(0 <= config.dropout < 1, f"dropout must be in [0, 1), got {config.dropout}")
+    check(config.embedding_lr > 0, "embedding_lr must be > 0")
+    if isinstance(config.words, dict):
+        config.words = WordConfig(**config.words)
+
+
+VECTORS_HELP = ("bilstm/cnn: word vectors: glove (GloVe 6B 50d, default), a GloVe/word2vec text file, or none "
+                "(random).")
+EMBEDDING_HELP = "Embedding width (dan 512; bilstm/cnn: the vectors')."
 
 
 class SequenceStudent(Student):
     """Word vocabulary + embedding + encoder (subclass) + ReLU head; runs with numpy alone."""
 
     default_batch_size = 128
+    default_loss = "mse"  # Tang et al.: MSE on logits, no gold CE (alpha = 0)
     min_width = 1  # shortest padded width the encoder accepts (a CNN needs its widest filter)
 
     def __init__(self, vocab: WordVocab, weights: dict[str, np.ndarray], labels: LabelMap, pair: bool = False,

@@ -1,1 +1,1 @@
-"""Training students (needs the ``train`` extra: torch)."""
+"""Training students (needs the ``train`` extra: torch). ``config`` is torch-free; the rest imports torch."""

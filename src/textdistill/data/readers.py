@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .errors import DataError, ModelError, require
+from ..errors import DataError, ModelError, require
 
 __all__ = ["TextDataset", "LabelMap", "read_dataset", "read_texts"]
 

@@ -17,7 +17,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .errors import check
+from ..config import option
+from ..errors import check
 
 TOKEN_PATTERN = r"\w+|[^\w\s]+"
 _HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
@@ -37,14 +38,14 @@ def _token_hash(token: str) -> int:
 class NgramConfig:
     """Everything that decides which rows a text maps to; saved with the model."""
 
-    min_n: int = 1
-    max_n: int = 4
-    max_features: int = 1_000_000
-    min_count: int = 1
-    buckets: int = 0
-    lowercase: bool = True
-    strip_html: bool = True
-    token_pattern: str = TOKEN_PATTERN
+    min_n: int = option(1, "dan: shortest n-gram.")
+    max_n: int = option(4, "dan: longest n-gram.", flag="max-ngram")
+    max_features: int = option(1_000_000, "dan: top-K n-grams kept.", flag="vocab-size")
+    min_count: int = option(1, "Drop n-grams (dan) or words (bilstm/cnn) seen fewer times.")
+    buckets: int = option(0, "dan: hash buckets for unknown n-grams (fastText-style; 0 = drop them).")
+    lowercase: bool = option(True, "Lowercase texts before tokenising.")
+    strip_html: bool = option(True, "dan: read <br /> tags as spaces.")
+    token_pattern: str = option(TOKEN_PATTERN, "Regular expression of a token.")
 
     def to_dict(self) -> dict:
         return asdict(self)

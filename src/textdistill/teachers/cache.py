@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import ConfigError, DataError
+from ..errors import ConfigError, DataError
 
 CHUNK_PREFIX = "chunk-"
 CHUNK_SUFFIX = ".safetensors"

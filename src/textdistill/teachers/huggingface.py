@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from .errors import ConfigError, DataError, ModelError
+from ..errors import ConfigError, DataError, ModelError
 
 CARD_NAME = "teacher_card.json"
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
@@ -32,12 +32,12 @@ MAX_LENGTH_CAP = 512
 PAIR_CLIP_CHARS_PER_TOKEN = 32
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0]
 
 
-def _looks_like_path(path_or_id: str) -> bool:
+def looks_like_path(path_or_id: str) -> bool:
     """True for strings that can only be a filesystem path, never a hub id like 'org/name'."""
     return (
         os.path.isabs(path_or_id)
@@ -103,7 +103,7 @@ def quiet_transformers():
             hf_logging.enable_progress_bar()
 
 
-def _load_model(source: str, dtype: Any, **kwargs):
+def load_classifier(source: str, dtype: Any, **kwargs):
     """(model, loading info) from AutoModelForSequenceClassification.from_pretrained in the given dtype.
 
     Quietly: callers judge the returned missing/mismatched keys themselves.
@@ -119,7 +119,7 @@ def _load_model(source: str, dtype: Any, **kwargs):
                                                                       output_loading_info=True, **kwargs)
 
 
-def _untrained_keys(info: dict) -> list[str]:
+def untrained_keys(info: dict) -> list[str]:
     """Parameters that from_pretrained had to initialise randomly (absent or of another shape in the checkpoint)."""
     keys = set(info.get("missing_keys") or ())
     keys |= {k[0] if isinstance(k, tuple) else k for k in info.get("mismatched_keys") or ()}
@@ -170,7 +170,7 @@ class Teacher:
             raise ConfigError("batch_size must be >= 1")
         source = os.fspath(path_or_id)
         local = Path(source).expanduser()
-        if local.exists() or _looks_like_path(source):
+        if local.exists() or looks_like_path(source):
             check_model_dir(local)
             folder = local
             load_from = str(local)
@@ -179,7 +179,7 @@ class Teacher:
                 folder = _resolve_local_snapshot(source)
             except Exception as exc:
                 offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
-                why = "HF_HUB_OFFLINE is set and it is not in the local cache" if offline else _first_line(exc)
+                why = "HF_HUB_OFFLINE is set and it is not in the local cache" if offline else first_line(exc)
                 raise ModelError(
                     f"teacher {source!r}: no such local directory, and it cannot be loaded from the "
                     f"Hugging Face Hub ({why})"
@@ -191,11 +191,11 @@ class Teacher:
         # float16 matmuls are slow (or unsupported) on CPU: compute in float32 there; keep the stored dtype on GPU.
         dtype: Any = "auto" if device.startswith("cuda") else torch.float32
         try:
-            model, info = _load_model(load_from, dtype)
+            model, info = load_classifier(load_from, dtype)
             tokenizer = AutoTokenizer.from_pretrained(load_from)
         except Exception as exc:
-            raise ModelError(f"teacher {source}: cannot be loaded ({_first_line(exc)})") from None
-        untrained = _untrained_keys(info)
+            raise ModelError(f"teacher {source}: cannot be loaded ({first_line(exc)})") from None
+        untrained = untrained_keys(info)
         if untrained:
             shown = ", ".join(untrained[:3]) + (f" and {len(untrained) - 3} more" if len(untrained) > 3 else "")
             raise ModelError(f"teacher {source}: not a trained classifier (no weights for {shown}); "
@@ -291,7 +291,7 @@ def _card_max_length(folder: Path) -> int | None:
     try:
         value = json.loads(card.read_text(encoding="utf-8")).get("max_length_for_inference")
     except (OSError, ValueError, AttributeError) as exc:
-        raise ModelError(f"teacher directory {folder}: unreadable {CARD_NAME} ({_first_line(exc)})") from None
+        raise ModelError(f"teacher directory {folder}: unreadable {CARD_NAME} ({first_line(exc)})") from None
     return int(value) if value else None
 
 

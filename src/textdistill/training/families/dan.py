@@ -2,37 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-
 import numpy as np
 import torch
 from torch import nn
 
-from ..data import LabelMap
-from ..errors import check
-from ..ngrams import NgramConfig, NgramFeaturizer
-from ..students.dan import DANStudent
-from .batching import RaggedRows
-from .head import classify
-
-
-@dataclass
-class DANConfig:
-    """Architecture and featurizer of a DAN student."""
-
-    embedding_dim: int = 512
-    hidden_dim: int = 512
-    dropout: float = 0.1
-    embedding_lr: float = 1e-3
-    ngrams: NgramConfig = field(default_factory=NgramConfig)
-
-    def __post_init__(self):
-        check(self.embedding_dim >= 1 and self.hidden_dim >= 1, "embedding_dim and hidden_dim must be >= 1")
-        check(0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}")
-        check(self.embedding_lr > 0, "embedding_lr must be > 0")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+from ...data.readers import LabelMap
+from ...featurizers.ngrams import NgramFeaturizer
+from ...students.dan import DANConfig, DANStudent
+from ..batching import RaggedRows
+from ..head import classify
 
 
 class DANModule(nn.Module):
@@ -47,16 +25,16 @@ class DANModule(nn.Module):
         self.hidden = nn.Linear(dim * (4 if pair else 1), hidden)
         self.output = nn.Linear(hidden, num_classes)
 
-    def forward(self, rows, offsets, rows2=None, offsets2=None):
+    def forward(self, rows, offsets, rows2=None, offsets2=None, return_representation: bool = False):
         h2 = self.embedding(rows2, offsets2) if self.pair else None
-        return classify(self.embedding(rows, offsets), h2, self.dropout, self.hidden, self.output)
+        return classify(self.embedding(rows, offsets), h2, self.dropout, self.hidden, self.output,
+                        return_representation)
 
 
 class DANFamily:
     """What the trainer needs to know about DAN students."""
 
     name = "dan"
-    default_loss = "kl"  # Sparse Distillation: KL to the teacher's distribution
 
     def __init__(self, config: DANConfig | None = None):
         self.config = config or DANConfig()

@@ -20,9 +20,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .persistence import check_can_write, write_dir_atomically
-from .errors import ConfigError, DataError, ModelError
-from .teacher import (CARD_NAME, Teacher, _first_line, _load_model, _looks_like_path, _untrained_keys, check_model_dir,
+from ..persistence import check_can_write, write_dir_atomically
+from ..errors import ConfigError, DataError, ModelError
+from .huggingface import (CARD_NAME, Teacher, first_line, load_classifier, looks_like_path, untrained_keys, check_model_dir,
                       quiet_transformers)
 
 
@@ -148,19 +148,19 @@ def finetune_teacher(
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     local = Path(str(base)).expanduser()
-    if local.exists() or _looks_like_path(str(base)):
+    if local.exists() or looks_like_path(str(base)):
         check_model_dir(local, "base model directory")
         base = str(local)
     torch.manual_seed(config.seed)  # the new head's initialisation and dropout
     try:
         tokenizer = AutoTokenizer.from_pretrained(base)
-        model, info = _load_model(base, torch.float32, num_labels=num_labels,
+        model, info = load_classifier(base, torch.float32, num_labels=num_labels,
                                   id2label=dict(enumerate(label_names)),
                                   label2id={n: i for i, n in enumerate(label_names)}, ignore_mismatched_sizes=True)
     except Exception as exc:
-        raise ModelError(f"base model {base}: cannot be loaded ({_first_line(exc)})") from None
+        raise ModelError(f"base model {base}: cannot be loaded ({first_line(exc)})") from None
     model.float().to(device)
-    fresh = _untrained_keys(info)  # a new classification head for a bare encoder or another label count
+    fresh = untrained_keys(info)  # a new classification head for a bare encoder or another label count
 
     steps_per_epoch = math.ceil(n_train / config.batch_size)
     total_steps = max(1, math.ceil(config.epochs * steps_per_epoch))

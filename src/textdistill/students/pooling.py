@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 BACKENDS = ("auto", "torch", "scipy")
 ENV_VAR = "TEXTDISTILL_POOLING"

@@ -10,7 +10,7 @@ from typing import List, Optional
 
 import typer
 
-from .errors import TextdistillError
+from ..errors import TextdistillError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Distill transformer text classifiers into fast CPU students.")
@@ -43,19 +43,19 @@ def _say(msg: str) -> None:
 
 
 def _read(path, text=None, pair=None, label=None, require_label=False):
-    from .data import read_dataset
+    from ..data.readers import read_dataset
 
     return read_dataset(path, text=text, text_pair=pair, label=label, require_label=require_label)
 
 
 def _cache_root(cache: Optional[Path]):
-    from .teacher_cache import default_cache_root
+    from ..teachers.cache import default_cache_root
 
     return cache or default_cache_root()
 
 
 def _load_teacher(path: str, max_length: Optional[int], batch_size: int):
-    from .teacher import Teacher
+    from ..teachers.huggingface import Teacher
 
     return Teacher.from_pretrained(path, max_length=max_length, batch_size=batch_size)
 
@@ -75,8 +75,8 @@ def teacher_finetune(
     text_column: Optional[str] = TextCol, pair_column: Optional[str] = PairCol, label_column: Optional[str] = LabelCol,
 ):
     """Fine-tune a pretrained encoder into a teacher classifier."""
-    from .data import LabelMap
-    from .finetune import FinetuneConfig, finetune_teacher
+    from ..data.readers import LabelMap
+    from ..teachers.finetune import FinetuneConfig, finetune_teacher
 
     tr = _read(train, text_column, pair_column, label_column, require_label=True)
     labels = LabelMap.from_labels(tr.labels)
@@ -104,9 +104,9 @@ def label(
     text_column: Optional[str] = TextCol, pair_column: Optional[str] = PairCol,
 ):
     """Fill the teacher-output cache for a corpus. Resumable: rerun after an interruption to continue."""
-    from .data import read_dataset
-    from .errors import check
-    from .teacher_cache import label_with_cache
+    from ..data.readers import read_dataset
+    from ..errors import check
+    from ..teachers.cache import label_with_cache
 
     check(chunk_size >= 1 and batch_size >= 1, "--chunk-size and --batch-size must be >= 1")
     t = _load_teacher(teacher, max_length, batch_size)
@@ -118,7 +118,7 @@ def label(
 
 
 def _train_config(**kw):  # noqa: D103
-    from .training.trainer import TrainConfig
+    from ..training.loop import TrainConfig
 
     return TrainConfig(**kw)
 
@@ -130,7 +130,7 @@ AugPNg = typer.Option(0.25, "--p-ng", help="Probability of keeping only a random
 
 
 def _augment_config(n_iter, p_mask, p_pos, p_ng, seed, mask_token="[MASK]"):
-    from .augment import AugmentConfig
+    from ..data.augment import AugmentConfig
 
     return AugmentConfig(p_mask=p_mask, p_pos=p_pos, p_ng=p_ng, n_iter=n_iter, seed=seed, mask_token=mask_token)
 
@@ -178,10 +178,10 @@ def distill(
     text_column: Optional[str] = TextCol, pair_column: Optional[str] = PairCol, label_column: Optional[str] = LabelCol,
 ):
     """Distill a teacher into a student (or train a student on gold labels when no teacher is given)."""
-    from .errors import ConfigError
-    from .persistence import check_can_write
-    from .pipeline import build_student_config, default_loss
-    from .pipeline import distill as run_distill
+    from ..errors import ConfigError
+    from ..persistence import check_can_write
+    from ..pipeline import build_student_config, default_loss
+    from ..pipeline import distill as run_distill
 
     check_can_write(out, overwrite)
     options = {"embedding_dim": embedding_dim, "hidden_dim": hidden_dim, "dropout": dropout,
@@ -211,7 +211,7 @@ def distill(
     if augment and not teacher:
         raise ConfigError("--augment needs --teacher: the augmented texts have no labels but the teacher's")
     if student == "dan":
-        from .ngrams import NgramFeaturizer
+        from ..featurizers.ngrams import NgramFeaturizer
 
         NgramFeaturizer(student_config.ngrams)  # validates the n-gram settings before any slow work
     tr = _read(train, text_column, pair_column, label_column, require_label=True)
@@ -244,17 +244,17 @@ def augment_command(
     text_column: Optional[str] = TextCol, pair_column: Optional[str] = PairCol,
 ):
     """Write augmented copies of texts (Tang et al. 2019), e.g. to label them with `textdistill label`."""
-    from .augment import Augmenter
-    from .data import read_dataset
-    from .errors import ConfigError
-    from .persistence import write_text_atomically
+    from ..data.augment import Augmenter
+    from ..data.readers import read_dataset
+    from ..errors import ConfigError
+    from ..persistence import write_text_atomically
 
     if out.exists() and not overwrite:
         raise ConfigError(f"{out} exists; pass --overwrite to replace it")
     if teacher:
         from transformers import AutoTokenizer
 
-        from .errors import ModelError
+        from ..errors import ModelError
 
         try:
             mask_token = AutoTokenizer.from_pretrained(teacher).mask_token or mask_token
@@ -272,8 +272,8 @@ def augment_command(
     _say(f"{out}: {len(texts):,} augmented texts from {len(ds):,}")
 
 
-def _load_model(path: Path):
-    from .students import Student
+def load_model(path: Path):
+    from ..students import Student
 
     return Student.from_pretrained(path)
 
@@ -288,10 +288,10 @@ def evaluate(
     text_column: Optional[str] = TextCol, pair_column: Optional[str] = PairCol, label_column: Optional[str] = LabelCol,
 ):
     """Accuracy, macro-F1, Matthews correlation (and agreement with a teacher)."""
-    from .evaluation import classification_metrics
-    from .pipeline import label_texts
+    from ..evaluation.metrics import classification_metrics
+    from ..pipeline import label_texts
 
-    student = _load_model(model)
+    student = load_model(model)
     ds = _read(data, text_column, pair_column, label_column, require_label=True)
     gold = student.labels.encode(ds.labels, source=ds.source)
     pred = student.predict_logits(ds.texts, ds.pairs).argmax(-1)
@@ -324,10 +324,10 @@ def predict(
     """Label texts: one label per input line (tab-separated probabilities with --proba)."""
     from .predict_io import read_prediction_input, write_predictions
 
-    from .errors import check
+    from ..errors import check
 
     check(batch_size >= 1, "--batch-size must be >= 1")
-    student = _load_model(model)
+    student = load_model(model)
     texts, pairs, use_jsonl = read_prediction_input(input, jsonl)
     for i, t in enumerate(texts):
         if not t.strip():
@@ -350,8 +350,8 @@ def bench(
     text_column: Optional[str] = TextCol, pair_column: Optional[str] = PairCol, label_column: Optional[str] = LabelCol,
 ):
     """Accuracy and throughput of a student and its teacher, measured side by side on this machine."""
-    from .benchmarking import bench_models, format_bench
-    from .errors import check
+    from ..evaluation.speed import bench_models, format_bench
+    from ..errors import check
 
     check(limit >= 1 and teacher_limit >= 1 and repeats >= 1, "--limit, --teacher-limit and --repeats must be >= 1")
 
@@ -360,7 +360,7 @@ def bench(
                           threads=threads or None, cache_root=_cache_root(cache) if teacher else None)
     print(format_bench(result))
     if output:
-        from .persistence import write_json_atomically
+        from ..persistence import write_json_atomically
 
         write_json_atomically(output, result)
 
@@ -371,7 +371,7 @@ def demo(
     epochs: float = typer.Option(2.0, help="Teacher fine-tuning epochs."),
 ):
     """Fine-tune a MiniLM teacher on BBC News, distill a DAN, and compare them (offline, ~10 min on 2 cores)."""
-    from .demo import run_demo
+    from ..demo import run_demo
 
     run_demo(out, teacher_epochs=epochs, log=_say)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError
+from ..errors import DataError
 
 
 def _decode(raw: bytes, source: str) -> str:
@@ -30,7 +30,7 @@ def read_prediction_input(path: Path | None, jsonl: bool):
         if not Path(path).exists():
             raise DataError(f"no such file: {path}")
         if not str(path).endswith((".txt", ".jsonl", ".txt.gz", ".jsonl.gz")):
-            from .data import read_dataset
+            from ..data.readers import read_dataset
 
             ds = read_dataset(path, label=None)
             return ds.texts, ds.pairs, jsonl

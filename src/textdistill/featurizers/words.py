@@ -13,7 +13,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .errors import check
+from ..config import option
+from ..errors import check
 from .ngrams import TOKEN_PATTERN
 
 PAD, UNK, MASK = 0, 1, 2
@@ -27,12 +28,12 @@ _HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 class WordConfig:
     """How texts become word ids; saved with the model."""
 
-    max_words: int = 100_000
-    min_count: int = 1
-    max_tokens: int = 256
-    lowercase: bool = True
-    mask_token: str = "[MASK]"
-    token_pattern: str = TOKEN_PATTERN
+    max_words: int = option(100_000, "bilstm/cnn: word vocabulary size.")
+    min_count: int = option(1, "Drop n-grams (dan) or words (bilstm/cnn) seen fewer times.")
+    max_tokens: int = option(256, "bilstm/cnn: words read per text.")
+    lowercase: bool = option(True, "Lowercase texts before tokenising.")
+    mask_token: str = option("[MASK]", cli=False)  # the teacher's mask token, set by the pipeline
+    token_pattern: str = option(TOKEN_PATTERN, "Regular expression of a token.")
 
     def __post_init__(self):
         check(self.max_words >= 1, f"max_words must be >= 1, got {self.max_words}")

@@ -1,0 +1,51 @@
+"""Optimisation settings of ``distill`` (torch-free, so the command line can read its fields without torch)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from ..config import option
+from ..errors import check
+
+LOSSES = ("kl", "mse", "ce")
+SELECT_METRICS = ("accuracy", "macro_f1", "mcc")
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings; every field is a ``distill`` flag."""
+
+    epochs: int = option(3, "Distillation epochs over the transfer set.")
+    finetune_epochs: int = option(2, "Epochs on gold labels after distillation (KD+FT); 0 = KD only.")
+    batch_size: int = option(64, "Training batch size.")
+    lr: float = option(1e-3, "Learning rate of the dense layers.")
+    loss: str | None = option(None, "kl (KL to the teacher's distribution), mse (on logits) or ce (gold only). "
+                                    "Default: the student family's (kl for dan, mse for bilstm and cnn).")
+    temperature: float = option(1.0, "Distillation temperature (kl).")
+    alpha: float = option(0.0, "Weight of cross-entropy on gold labels mixed into the distillation loss.")
+    finetune_lr_scale: float = option(0.1, "Learning rates of the gold fine-tune, relative to KD's.")
+    eval_every: int = option(0, "Also evaluate on dev every N steps (0: once per epoch).")
+    select_metric: str = option("accuracy", "Dev metric that selects the checkpoint: accuracy, macro_f1 or mcc.")
+    seed: int = option(0, "Random seed (initialisation, shuffling, augmentation, strategies).")
+
+    def __post_init__(self):
+        check(isinstance(self.epochs, int) and self.epochs >= 1 and self.finetune_epochs >= 0,
+              "epochs must be >= 1 and finetune_epochs >= 0")
+        check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
+        check(self.lr > 0 and self.finetune_lr_scale > 0, "learning rates must be > 0")
+        check(self.loss is None or self.loss in LOSSES, f"loss must be one of {', '.join(LOSSES)}, not {self.loss!r}")
+        check(self.temperature > 0, f"temperature must be > 0, got {self.temperature}")
+        check(0 <= self.alpha <= 1, f"alpha must be in [0, 1], got {self.alpha}")
+        check(self.eval_every >= 0, "eval_every must be >= 0")
+        check(self.select_metric in SELECT_METRICS,
+              f"select_metric must be accuracy, macro_f1 or mcc, not {self.select_metric!r}")
+        check(isinstance(self.seed, int) and self.seed >= 0, f"seed must be an integer >= 0, got {self.seed}")
+
+    def with_loss(self, family_loss: str) -> "TrainConfig":
+        """This config with the family's default loss filled in where none was chosen."""
+        from dataclasses import replace
+
+        return self if self.loss is not None else replace(self, loss=family_loss)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
