@@ -1,5 +1,5 @@
 """The ``textdistill`` command line."""
 
-from .app import app, main
+from .app import build_app, main
 
-__all__ = ["app", "main"]
+__all__ = ["build_app", "main"]

@@ -47,6 +47,11 @@ class NgramConfig:
     strip_html: bool = option(True, "dan: read <br /> tags as spaces.")
     token_pattern: str = option(TOKEN_PATTERN, "Regular expression of a token.")
 
+    def __post_init__(self):
+        check(1 <= self.min_n <= self.max_n, f"bad n-gram range {self.min_n}..{self.max_n} (need 1 <= min_n <= max_n)")
+        check(self.max_features >= 1, f"vocabulary size must be >= 1, got {self.max_features}")
+        check(self.min_count >= 1 and self.buckets >= 0, "min_count must be >= 1 and buckets >= 0")
+
     def to_dict(self) -> dict:
         return asdict(self)
 

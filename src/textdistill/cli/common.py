@@ -1,0 +1,43 @@
+"""What every command shares: one-line messages, reading data files, the cache root, loading teachers."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+TextCol = typer.Option(None, "--text-column", help="Text column: name or 0-based index (auto-detected).")
+PairCol = typer.Option(None, "--pair-column", help="Second text of a pair: name or index (auto-detected).")
+LabelCol = typer.Option(None, "--label-column", help="Label column: name or index (auto-detected).")
+CacheOpt = typer.Option(None, "--cache", help="Teacher-output cache directory "
+                        "(default $TEXTDISTILL_CACHE or ~/.cache/textdistill/teacher-outputs).")
+
+
+def say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def read(path, text=None, pair=None, label=None, require_label=False):
+    from ..data.readers import read_dataset
+
+    return read_dataset(path, text=text, text_pair=pair, label=label, require_label=require_label)
+
+
+def cache_root(cache: Optional[Path]):
+    from ..teachers.cache import default_cache_root
+
+    return cache or default_cache_root()
+
+
+def load_teacher(path: str, max_length: Optional[int], batch_size: int):
+    from ..teachers.huggingface import Teacher
+
+    return Teacher.from_pretrained(path, max_length=max_length, batch_size=batch_size)
+
+
+def load_student(path: Path):
+    from ..students import Student
+
+    return Student.from_pretrained(path)
