@@ -331,6 +331,7 @@ class DANStudent(Student):
                 raise ModelError(f"{path}: featurizer version {fdict['version']} is newer than this textdistill's "
                                  f"({FEATURIZER_VERSION}); upgrade textdistill")
             fconf = NgramConfig(**fdict)
+            featurizer = NgramFeaturizer(fconf)
             vocab_size, dim = int(config["vocab_size"]), int(config["embedding_dim"])
             hidden, classes = int(config["hidden_dim"]), int(config["num_classes"])
             folded, pair = bool(config.get("folded", False)), bool(config.get("pair", False))
@@ -363,7 +364,6 @@ class DANStudent(Student):
         for name in expected:
             if name != "embedding" and not np.isfinite(weights[name]).all():
                 raise ModelError(f"{path}/model.safetensors: tensor {name!r} holds NaN or infinite values")
-        featurizer = NgramFeaturizer(fconf)
         try:
             featurizer.set_vocabulary(vocab)
         except ValueError:
