@@ -110,7 +110,7 @@ def test_pruning_keeps_the_most_frequent_rows_or_the_largest_and_fits_a_size_bud
 
     raw, _, _ = make_student()
     vocab = raw.featurizer.vocab_size
-    by_freq = raw.compressed(max_rows=50)
+    by_freq = raw.compressed(max_rows=50, prune_by="frequency")
     assert by_freq.featurizer.vocab_size == 50
     assert np.array_equal(by_freq.featurizer.ranked_hashes(), raw.featurizer.ranked_hashes()[:50])
     by_norm = raw.compressed(max_rows=50, prune_by="norm", fold=True)

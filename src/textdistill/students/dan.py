@@ -51,8 +51,8 @@ class StorageConfig:
     dtype: str = option("float16", "dan: table storage: float32, float16 or int8 (one scale per row).")
     max_rows: int | None = option(None, "dan: keep at most this many n-gram rows (drop the rest, see --prune-by).")
     max_size: str | None = option(None, "dan: keep as many rows as fit in this size on disk, e.g. 50MB.")
-    prune_by: str = option("frequency", "dan: rows to drop first: frequency (the rarest in training) or norm (the "
-                                        "smallest rows).")
+    prune_by: str = option("norm", "dan: rows to drop first: norm (the rows that move a prediction least) or "
+                                   "frequency (the n-grams rarest in training).")
     fold: bool = option(True, "dan: fold the first layer into the table (single-text students; exact).")
 
     def __post_init__(self):
@@ -244,12 +244,12 @@ class DANStudent(Student):
         return DANStudent(self.featurizer, weights, self.labels, self.pair, dict(self.metadata), folded=True)
 
     def compressed(self, dtype: str | None = None, max_rows: int | None = None, max_size=None,
-                   prune_by: str = "frequency", fold: bool = True) -> "DANStudent":
+                   prune_by: str = "norm", fold: bool = True) -> "DANStudent":
         """A smaller copy: folded (where exact), rows pruned to a budget, the table stored as float16 or int8.
 
-        ``max_size`` (bytes or '50MB') sets the row budget from what one row costs on disk. Pruning by frequency
-        keeps the n-grams seen most in training (rows are ranked so); by norm keeps the rows that move the
-        prediction most. Hash-bucket rows are always kept.
+        ``max_size`` (bytes or '50MB') sets the row budget from what one row costs on disk. Pruning by norm (the
+        default) keeps the rows that move a prediction most (measured on SST-2: it loses far less than pruning by
+        frequency, which keeps the n-grams seen most in training; rows are ranked so). Hash-bucket rows are kept.
         """
         dtype = dtype or self.table_dtype
         check(dtype in DTYPES, f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
