@@ -169,11 +169,14 @@ class DANStudent(Student):
         return self.featurizer.compiled
 
     # -- prediction ------------------------------------------------------------------------------------------
-    def featurize(self, texts, pairs=None):
+    def _check_pairs(self, pairs) -> None:
         if self.pair and pairs is None:
             raise DataError("this student classifies text pairs, but the input has no second text (text_pair)")
         if not self.pair and pairs is not None:
             raise DataError("this student classifies single texts, but the input has text pairs")
+
+    def featurize(self, texts, pairs=None):
+        self._check_pairs(pairs)
         first = self.featurizer.transform(texts)
         return (first, self.featurizer.transform(pairs)) if self.pair else (first,)
 
@@ -217,7 +220,8 @@ class DANStudent(Student):
     def known_ngrams(self, texts, pairs=None) -> np.ndarray:
         """How many of each text's n-grams the vocabulary knows (0: the prediction is the model's prior)."""
         texts = [texts] if isinstance(texts, str) else list(texts)
-        if self.compiled and not self.pair and pairs is None:
+        self._check_pairs(pairs)
+        if self.compiled and not self.pair:
             return self.pooled(texts)[1] if texts else np.zeros(0, dtype=np.int64)
         counts = []
         for side in [texts] + ([list(pairs)] if pairs is not None else []):

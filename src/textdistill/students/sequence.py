@@ -16,7 +16,7 @@ import numpy as np
 from ..data.readers import LabelMap
 from ..errors import DataError, ModelError, check
 from ..persistence import load_tensors, save_tensors
-from ..featurizers.words import WordConfig, WordVocab, pad_batch
+from ..featurizers.words import MASK, WordConfig, WordVocab, pad_batch
 from .base import Student
 from ..featurizers.ngrams import kernels
 from .dan import pair_features
@@ -74,6 +74,15 @@ class SequenceStudent(Student):
             raise DataError("this student classifies single texts, but the input has text pairs")
         sides = [texts] if not self.pair else [texts, pairs]
         return tuple(self.vocab.encode(side) for side in sides)
+
+    def known_words(self, texts, pairs=None) -> np.ndarray:
+        """How many of each text's words are in the vocabulary (0: the prediction is the model's prior)."""
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        total = np.zeros(len(texts), dtype=np.int64)
+        for ids, offsets in self.featurize(texts, pairs):
+            owner = np.repeat(np.arange(len(offsets)), np.diff(np.append(offsets, len(ids))))
+            np.add.at(total, owner, (ids > MASK).astype(np.int64))
+        return total
 
     def encode(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """(batch, width) padded word ids -> (batch, features): the numpy path."""
