@@ -145,6 +145,6 @@ def demo(
     """Fine-tune a MiniLM teacher on BBC News, distill a DAN, and compare them (offline, ~10 min on 2 cores)."""
     from ..demo import run_demo
 
-    run_demo(out, teacher_epochs=epochs, log=_say)
+    run_demo(out, teacher_epochs=epochs, log=say)
 
 
