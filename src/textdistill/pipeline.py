@@ -248,7 +248,7 @@ def distill(train: TextDataset, *, out: str | Path | None = None, teacher=None, 
         started = time.perf_counter()
         if dev is not None:  # first: a teacher worse than chance on dev (a wrong label mapping) fails in seconds
             dev_signal = label_teachers(aligned, dev.texts, dev.pairs, cache_root, progress=False)
-            teacher_statistics(aligned, dev_signal, dev_gold, dev_signal, len(labels))
+            teacher_statistics(aligned, dev_signal, dev_gold, dev_signal, len(labels), log)
         signal = label_teachers(aligned, texts, pairs, cache_root, progress, log)
         report.timings["teacher_labelling_s"] = time.perf_counter() - started
         if len(teachers) == 1:

@@ -131,9 +131,10 @@ def chance_accuracy(gold: np.ndarray, pred: np.ndarray, num_classes: int) -> flo
     return float(p_gold @ p_pred)
 
 
-def check_against_chance(gold: np.ndarray, pred: np.ndarray, num_classes: int, who: str, how: str) -> None:
-    """Refuse a teacher whose dev accuracy is clearly (two standard errors) below chance under its label mapping:
-    the mapping is almost certainly wrong (swapped classes)."""
+def check_against_chance(gold: np.ndarray, pred: np.ndarray, num_classes: int, who: str, how: str, log=None) -> None:
+    """Refuse a label mapping under which the teacher's dev accuracy is clearly (two standard errors) below chance:
+    matched by integer value or as given, such a mapping is almost certainly wrong (swapped classes). Matched by
+    name the mapping is certain, so a teacher that bad is only warned about (the strategies judge teachers)."""
     gold, pred = np.asarray(gold), np.asarray(pred)
     if len(gold) < 10:
         return
@@ -141,7 +142,10 @@ def check_against_chance(gold: np.ndarray, pred: np.ndarray, num_classes: int, w
     chance = chance_accuracy(gold, pred, num_classes)
     margin = 2 * math.sqrt(max(chance * (1 - chance), 1e-12) / len(gold))
     if accuracy < chance - margin:
-        fix = ("check that it was trained for this task" if how == HOW_NAME
-               else f"its columns were matched to the labels {how}; give the right mapping with --teacher-labels")
-        raise ModelError(f"{who}: dev accuracy {accuracy:.3f} is worse than chance ({chance:.3f}) under its label "
-                         f"mapping; {fix}")
+        message = f"{who}: dev accuracy {accuracy:.3f} is worse than chance ({chance:.3f}) under its label mapping"
+        if how == HOW_NAME:
+            if log is not None:
+                log(f"warning: {message} (its classes were matched by name; check that it was trained for this task)")
+            return
+        raise ModelError(f"{message}; its columns were matched to the labels {how}: give the right mapping with "
+                         f"--teacher-labels")

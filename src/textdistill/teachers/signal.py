@@ -93,7 +93,7 @@ def label_teachers(aligned: list[AlignedTeacher], texts, pairs, cache_root, prog
 
 
 def teacher_statistics(aligned: list[AlignedTeacher], dev: TeacherSignal | None, dev_gold: np.ndarray | None,
-                       train: TeacherSignal, num_classes: int) -> list[dict]:
+                       train: TeacherSignal, num_classes: int, log=None) -> list[dict]:
     """Per teacher: name, path, fingerprint, how its columns were matched, dev metrics, and its agreement (argmax)
     with each other teacher on dev (on the transfer set without dev). Refuses a teacher worse than chance on dev."""
     where = dev if dev is not None else train
@@ -104,7 +104,7 @@ def teacher_statistics(aligned: list[AlignedTeacher], dev: TeacherSignal | None,
                  "kind": type(a.teacher).__name__, "columns_matched": a.how,
                  "dev": None, "dev_accuracy": None}
         if dev is not None and dev_gold is not None:
-            check_against_chance(dev_gold, preds[k], num_classes, f"teacher {a.name}", a.how)
+            check_against_chance(dev_gold, preds[k], num_classes, f"teacher {a.name}", a.how, log)
             entry["dev"] = classification_metrics(dev_gold, preds[k], num_classes)
             entry["dev_accuracy"] = entry["dev"]["accuracy"]
         entry["agreement_on"] = "dev" if dev is not None else "transfer set"

@@ -96,13 +96,13 @@ class Trainer:
         """batches(rows, batch_size): the student over any rows, in eval mode and without gradient."""
 
         def batches(rows: np.ndarray, batch_size: int = 1024):
-            module.eval()
             try:
-                with torch.no_grad():
-                    for start in range(0, len(rows), batch_size):
-                        idx = rows[start : start + batch_size]
+                for start in range(0, len(rows), batch_size):
+                    idx = rows[start : start + batch_size]
+                    module.eval()
+                    with torch.no_grad():  # not around the yield: the caller may need gradients (a policy's)
                         logits, representation = module(*self.family.batch(encoded, idx), return_representation=True)
-                        yield idx, logits, representation
+                    yield idx, logits, representation
             finally:
                 module.train()
 

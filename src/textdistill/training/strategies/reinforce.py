@@ -184,7 +184,8 @@ class PolicyObjective(Objective):
         if not self.acting:
             weights = torch.ones((b, self.features.k))
             self.pending = None
-            self.stats.add(np.ones((b, self.features.k)), self.features.classes[idx])
+            everyone = 1.0 if self.measure == "selection rate" else 1.0 / self.features.k
+            self.stats.add(np.full((b, self.features.k), everyone), self.features.classes[idx])
         else:
             weights, memory, record = self.act(logits.detach(), idx, representation)
             before = reference_loss_rows(logits.detach(), self.features, idx, self.reward)
