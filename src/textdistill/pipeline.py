@@ -62,6 +62,15 @@ def build_student_config(name: str, **options):
     return config_cls(**top)
 
 
+def config_dict(config) -> dict:
+    """A config dataclass as a JSON-able dict (its own ``to_dict`` when it has one)."""
+    import dataclasses
+
+    if hasattr(config, "to_dict"):
+        return config.to_dict()
+    return dataclasses.asdict(config) if dataclasses.is_dataclass(config) else {}
+
+
 def make_family(name: str, config=None, **options):
     """The training adapter of a student family by name (the registry the CLI's --student reads)."""
     family_cls, _ = _family_classes(name)
@@ -295,7 +304,7 @@ def distill(train: TextDataset, *, out: str | Path | None = None, teacher=None, 
                      for t in teachers] or None,
         "teacher_strategy": None if strategy is None else strategy.name,
         "train_config": config.to_dict(),
-        "student_config": family.config.to_dict(),
+        "student_config": config_dict(family.config),
         "augment": None if augment is None or not teachers else augment.to_dict(),
     }
     result = family.export(module, labels, metadata)
