@@ -381,7 +381,8 @@ def table(args) -> str:
                     rows[strategy] = done
             if not rows:
                 continue
-            mean_time = statistics.mean(r["training_s"] for r in rows["mean-logits"]) if "mean-logits" in rows else None
+            mean_time = (statistics.mean(r["training_s"] for r in rows["mean-logits"]) if "mean-logits" in rows
+                         else None)
             lines += [f"| {task}, {student} student | test accuracy (mean ± std) | dev accuracy | seeds | "
                       f"training s | x mean-logits time |", "|---|---|---|---|---|---|"]
             for strategy, done in rows.items():
@@ -415,8 +416,8 @@ def table(args) -> str:
     if "<!-- multi:start -->" in current:
         import re
 
-        new = re.sub(r"(<!-- multi:start -->\n).*?(<!-- multi:end -->)", lambda m: m.group(1) + text + "\n" + m.group(2),
-                     current, flags=re.S)
+        new = re.sub(r"(<!-- multi:start -->\n).*?(<!-- multi:end -->)",
+                     lambda m: m.group(1) + text + "\n" + m.group(2), current, flags=re.S)
         readme.write_text(new)
         log("README.md: multi-teacher section rewritten")
     print(text)

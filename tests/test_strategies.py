@@ -197,7 +197,8 @@ def test_a_fixed_seed_reproduces_a_run_exactly(toy, tmp_path, name):
     if name != "confidence":
         from safetensors.numpy import load_file
 
-        pa, pb = load_file(str(tmp_path / "a" / "policy.safetensors")), load_file(str(tmp_path / "b" / "policy.safetensors"))
+        pa = load_file(str(tmp_path / "a" / "policy.safetensors"))
+        pb = load_file(str(tmp_path / "b" / "policy.safetensors"))
         assert pa.keys() == pb.keys() and all(np.array_equal(pa[k], pb[k]) for k in pa)
 
 
@@ -254,3 +255,25 @@ def test_every_builtin_strategy_is_registered_with_its_config():
         make_strategy("nope")
     with pytest.raises(Exception, match="has no field"):
         make_strategy("rl", {"bogus": 1})
+
+
+def test_python_api_takes_paths_and_objects_and_fills_the_family_loss(toy, tmp_path):
+    gold_student = tmp_path / "gold"
+    distill(toy["train"], dev=toy["dev"], out=gold_student, student_config=student_config(),
+            train_config=TrainConfig(epochs=3, finetune_epochs=0, lr=0.01, batch_size=16), **QUIET)
+    teachers = [pool(toy)[0], str(gold_student)]
+    student, report = distill(toy["train"], dev=toy["dev"], teacher=teachers, teacher_strategy="weighted",
+                              strategy_config={"teacher_weights": "1,1"}, cache_root=tmp_path / "cache",
+                              student_config=student_config(), out=tmp_path / "s",
+                              train_config=TrainConfig(epochs=1, finetune_epochs=0), **QUIET)
+    assert [t["name"] for t in report.teachers] == ["good", "gold"]
+    assert report.teachers[1]["kind"] == "StudentTeacher"
+    assert student.metadata["train_config"]["loss"] == "kl"  # the DAN's default, as on the command line
+    assert report.selection["overall"] == {"good": 0.5, "gold": 0.5}
+
+
+def test_the_same_teacher_twice_is_an_error(toy, tmp_path):
+    good = pool(toy)[0]
+    twin = FakeTeacher("good", toy["gold_of"], 0.95, 1)
+    with pytest.raises(Exception, match="same model"):
+        run(toy, tmp_path, "mean-logits", teachers=[good, twin])

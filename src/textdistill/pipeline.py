@@ -286,7 +286,8 @@ def distill(train: TextDataset, *, out: str | Path | None = None, teacher=None, 
     else:
         inputs = StrategyInput(signal.names, signal.logits, gold, list(labels.names), loss=config.loss,
                                temperature=config.temperature, alpha=config.alpha, seed=config.seed,
-                               dev_logits=None if dev_signal is None else dev_signal.logits, dev_gold=dev_gold, log=log)
+                               epochs=config.epochs, dev_logits=None if dev_signal is None else dev_signal.logits,
+                               dev_gold=dev_gold, log=log)
         objective = strategy.objective(inputs)
         stages = [Stage("distill", objective, np.arange(len(texts)), config.epochs),
                   Stage("fine-tune (gold)", GoldObjective(gold), np.arange(len(train)), config.finetune_epochs,

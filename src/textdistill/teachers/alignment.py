@@ -54,8 +54,8 @@ def _given_order(mapping, teacher_names, num_teacher_labels: int, labels: LabelM
             elif key.lower() in lowered:
                 column = lowered.index(key.lower())
             else:
-                raise ConfigError(f"--teacher-labels for {who}: {key!r} is neither a column (0..{num_teacher_labels - 1})"
-                                  f" nor one of the teacher's label names")
+                raise ConfigError(f"--teacher-labels for {who}: {key!r} is neither a column "
+                                  f"(0..{num_teacher_labels - 1}) nor one of the teacher's label names")
             by_column[column] = value
         if len(by_column) != num_teacher_labels:
             raise ConfigError(f"--teacher-labels for {who}: maps {len(by_column)} of the teacher's "

@@ -54,7 +54,8 @@ def format_report(record: dict) -> str:
         agreement = t.get("agreement") or {}
         mean_agreement = sum(agreement.values()) / len(agreement) if agreement else None
         overall = (selection.get("overall") or {}).get(t["name"])
-        row = f"{t['name']:<{width}}  {_fmt(t.get('dev_accuracy')):>7}  {_fmt(mean_agreement, 3):>6}  {_fmt(overall):>14}"
+        row = (f"{t['name']:<{width}}  {_fmt(t.get('dev_accuracy')):>7}  {_fmt(mean_agreement, 3):>6}  "
+               f"{_fmt(overall):>14}")
         row += "".join(f"  {_fmt(selection['per_class'][c].get(t['name'])):>10}" for c in classes)
         lines.append(row)
     if classes:
@@ -73,6 +74,14 @@ def format_report(record: dict) -> str:
             lines.append(f"  {h['stage'][:18]:<18} {h['epoch']:>5}  {h.get('phase', '')[:26]:<26}"
                          + "".join(f" {_fmt(h['values'].get(n)):>12}" for n in names))
     return "\n".join(lines)
+
+
+def _short_phase(phase: str) -> str:
+    for prefix, short in (("warm-up", "warm-up"), ("policy pre-training", "pre-train"), ("policy and student", "joint"),
+                          ("fixed", "")):
+        if phase.startswith(prefix):
+            return short
+    return phase[:10]
 
 
 def plot_history(record: dict, path: str | Path) -> Path:
@@ -97,7 +106,7 @@ def plot_history(record: dict, path: str | Path) -> Path:
     for n in names:
         ax.plot(xs, [h["values"].get(n) for h in history], marker="o", label=n)
     ax.set_xticks(xs)
-    ax.set_xticklabels([f"{h['epoch']}\n{h.get('phase', '')[:12]}" for h in history], fontsize=7)
+    ax.set_xticklabels([f"{h['epoch']}\n{_short_phase(h.get('phase', ''))}" for h in history], fontsize=7)
     ax.set_xlabel("epoch (phase)")
     ax.set_ylabel(selection.get("measure", "mean weight"))
     ax.set_ylim(0, 1.02)

@@ -55,6 +55,7 @@ class StrategyInput:
     temperature: float = 1.0
     alpha: float = 0.0
     seed: int = 0
+    epochs: int = 0  # of the distillation stage (0: unknown)
     dev_logits: np.ndarray | None = None
     dev_gold: np.ndarray | None = None
     log: object = print

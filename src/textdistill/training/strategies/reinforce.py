@@ -124,6 +124,9 @@ class PolicyObjective(Objective):
 
         self.inputs, self.strategy, self.reward, self.lr = inputs, strategy, reward, lr
         self.warmup_epochs = warmup_epochs
+        if 0 < inputs.epochs <= warmup_epochs:
+            inputs.log(f"note: {strategy}: the policy never acts: --epochs {inputs.epochs} <= --policy-warmup-epochs "
+                       f"{warmup_epochs} (every teacher is used throughout)")
         self.features = TeacherFeatures(inputs)
         self.loss_kind, self.temperature, self.alpha = inputs.loss, inputs.temperature, inputs.alpha
         self.generator = torch.Generator().manual_seed(int(inputs.seed) + 7919)

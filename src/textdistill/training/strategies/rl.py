@@ -142,7 +142,7 @@ class SelectionObjective(PolicyObjective):
             r = float(rewards[0])
             base = self.baseline.mean if self.baseline.mean is not None else 0.0
             self.baseline.mean = 0.9 * base + 0.1 * r
-            loss = -((r - base) * 100.0 * self.log_prob(memory)).mean()
+            loss = -((r - base) * self.log_prob(memory)).mean()  # Adam: the reward's scale does not matter
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
@@ -156,7 +156,7 @@ class SelectionObjective(PolicyObjective):
         import torch
 
         f = self.features
-        batch = 256
+        batch = 64  # one policy step per 64 texts: pre-training moves the policy before the student does
         for p in range(self.config.rl_pretrain_passes):
             rows = context.rows[self.rng.permutation(len(context.rows))]
             rewards_seen, selected = [], np.zeros(f.k)
@@ -204,7 +204,8 @@ class SelectionObjective(PolicyObjective):
         if self.weight is None:
             return {}
         f = self.features
-        return {"policy.weight": self.weight.detach().numpy().T.copy(), "policy.bias": self.bias.detach().numpy().copy(),
+        return {"policy.weight": self.weight.detach().numpy().T.copy(),
+                "policy.bias": self.bias.detach().numpy().copy(),
                 "state.static_mean": f.static_mean, "state.static_std": f.static_std}
 
     def summary(self) -> dict:

@@ -29,7 +29,8 @@ class WeightedConfig:
         try:
             values = [float(v) for v in str(self.teacher_weights).split(",")]
         except ValueError:
-            raise ConfigError(f"--teacher-weights must be comma-separated numbers, not {self.teacher_weights!r}") from None
+            raise ConfigError(f"--teacher-weights must be comma-separated numbers, not "
+                              f"{self.teacher_weights!r}") from None
         check(all(v >= 0 for v in values) and sum(values) > 0, "--teacher-weights must be >= 0 with a positive sum")
         return values
 
@@ -43,7 +44,8 @@ class Weighted(Strategy):
     def check(self, num_teachers: int, has_dev: bool) -> None:
         given = self.config.parsed()
         if given is None and not has_dev:
-            raise ConfigError("--teacher-strategy weighted needs --teacher-weights or --dev (weights from dev accuracy)")
+            raise ConfigError("--teacher-strategy weighted needs --teacher-weights or --dev (for weights from dev "
+                              "accuracy)")
         if given is not None and len(given) != num_teachers:
             raise ConfigError(f"--teacher-weights has {len(given)} values for {num_teachers} teachers")
         super().check(num_teachers, has_dev)
