@@ -206,8 +206,10 @@ class WeightStatistics:
         values = np.asarray(values, dtype=np.float64)
         self._sum += values.sum(0)
         self._count += len(values)
-        np.add.at(self._class_sum, classes, values)
-        np.add.at(self._class_count, classes, 1)
+        c = len(self.class_names)
+        self._class_count += np.bincount(classes, minlength=c)
+        for k in range(values.shape[1]):
+            self._class_sum[:, k] += np.bincount(classes, weights=values[:, k], minlength=c)
         self._epoch_sum += values.sum(0)
         self._epoch_count += len(values)
 

@@ -6,8 +6,9 @@ Schedule (per distillation stage): ``--policy-warmup-epochs`` epochs with every 
 policy acts on every batch. Per batch: the policy reads the state of each text and draws an action (which teachers,
 or what weights); the student takes one optimiser step on the resulting targets; the reward of each text is how
 much the step lowered the student's reference loss on that text: L_ref(before) - L_ref(after), where "after"
-re-runs the batch with the updated weights and the same dropout masks. The policy then takes a REINFORCE step on
-(reward - baseline) / scale, baseline and scale being moving averages of the rewards' mean and standard deviation.
+re-runs the batch with the updated weights and the same dropout masks. Every ``--policy-update-every`` (4) steps
+the policy takes one REINFORCE step on the texts of those steps, on (reward - baseline) / scale, baseline and scale
+being moving averages of the rewards' mean and standard deviation.
 
 The reference loss (``--policy-reward``): ``ce``: the student's cross-entropy on the gold label; ``ce-kd``: that plus
 KL(mean of all teachers || student); ``dev`` (rl only): the change in dev accuracy over ``--rl-dev-every`` steps,
@@ -62,30 +63,40 @@ class TeacherFeatures:
         self.per_teacher = t((per - self.per_teacher_mean) / self.per_teacher_std)
         self.classes = classes_of_rows(inputs)
 
+        self.neg_entropy1 = (self.probs1 * self.probs1.clamp_min(1e-12).log()).sum(-1)  # (N, K): sum p log p
+        self.norm1 = self.probs1.norm(dim=-1)  # (N, K)
+        self._reference: dict = {}
+
     def student_agreement(self, logits, idx):
         """(B, K) log(1 + KL(p_k || q)) and cos(p_k, q): how far each teacher is from the student now."""
         import torch
 
-        q = torch.softmax(logits.detach(), -1)[:, None, :]  # (B, 1, C)
-        p = self.probs1[idx]
-        kl = (p * (p.clamp_min(1e-12).log() - q.clamp_min(1e-12).log())).sum(-1)
-        cos = torch.nn.functional.cosine_similarity(p, q.expand_as(p), dim=-1)
+        log_q = torch.log_softmax(logits.detach(), -1)  # (B, C)
+        q = log_q.exp()
+        p = self.probs1[idx]  # (B, K, C)
+        cross = torch.bmm(p, torch.stack([log_q, q], dim=2))  # (B, K, 2): sum p log q, sum p q
+        kl = self.neg_entropy1[idx] - cross[..., 0]
+        cos = cross[..., 1] / (self.norm1[idx] * q.norm(dim=-1, keepdim=True) + 1e-12)
         return torch.log1p(kl.clamp_min(0)), cos
+
+    def reference_target(self, reward: str):
+        """(N, C) R such that the reference loss of a text is -sum_c R_c log q_c up to a constant: one-hot gold (ce),
+        one-hot gold + the teachers' mean (ce-kd), the teachers' mean without gold (KL to it, less its entropy)."""
+        import torch
+
+        if reward not in self._reference:
+            onehot = torch.nn.functional.one_hot(self.gold.clamp_min(0), self.c).float()
+            gold_part = onehot + self.mean_probs1 if reward == "ce-kd" else onehot
+            self._reference[reward] = torch.where(self.has_gold[:, None], gold_part, self.mean_probs1)
+        return self._reference[reward]
 
 
 def reference_loss_rows(logits, features: TeacherFeatures, idx, reward: str):
     """(B,) the loss whose drop is the reward: CE on gold (+ KL to the teachers' mean for ce-kd); KL to the
-    teachers' mean where a text has no gold label."""
+    teachers' mean where a text has no gold label (each up to a per-text constant, which the drop cancels)."""
     import torch
-    import torch.nn.functional as F
 
-    log_q = F.log_softmax(logits, -1)
-    mean = features.mean_probs1[idx]
-    kl_mean = (mean * (mean.clamp_min(1e-12).log() - log_q)).sum(-1)
-    gold = features.gold[idx]
-    ce = -log_q.gather(1, gold.clamp_min(0)[:, None])[:, 0]
-    gold_loss = ce + kl_mean if reward == "ce-kd" else ce
-    return torch.where(gold >= 0, gold_loss, kl_mean)
+    return -(features.reference_target(reward)[idx] * torch.log_softmax(logits, -1)).sum(-1)
 
 
 class Baseline:
@@ -119,7 +130,7 @@ class PolicyObjective(Objective):
     measure = "selection rate"
 
     def __init__(self, inputs: StrategyInput, *, strategy: str, reward: str, lr: float, warmup_epochs: int,
-                 baseline_decay: float = 0.95):
+                 update_every: int = 1, baseline_decay: float = 0.95):
         import torch
 
         self.inputs, self.strategy, self.reward, self.lr = inputs, strategy, reward, lr
@@ -133,14 +144,19 @@ class PolicyObjective(Objective):
         self.rng = np.random.default_rng(int(inputs.seed) + 7919)
         self.baseline = Baseline(baseline_decay)
         self.stats = WeightStatistics(inputs.names, inputs.class_names, measure=self.measure)
+        self._records: list = []  # (rows, values) of this epoch, counted into the statistics at its end
         self.params: list = []
         self.optimizer = None
         self.epoch = 0
         self.acting = False
         self.pending = None  # what loss() decided, for after_step
         self.policy_steps = 0
+        self.update_every = update_every
+        self._batch: list = []  # (memory, rewards) of the steps since the last policy update
         self.reward_history: list[float] = []
         self._epoch_rewards: list[float] = []
+        f = self.features  # the warm-up's target: every teacher, equal weights (precomputed, as mean-probs/-logits)
+        self.everyone = f.probs.mean(1) if self.loss_kind == "kl" else f.logits.mean(1)
 
     # -- to implement ----------------------------------------------------------------------------------------
     def act(self, logits, idx, representation):
@@ -175,25 +191,34 @@ class PolicyObjective(Objective):
         else:
             target = (w[:, :, None] * self.features.logits[idx]).sum(1)
             kd = mse_rows(logits, target)
-        gold = self.features.gold[idx]
-        ce = ce_rows(logits, gold)
+        if self.alpha <= 0 and bool(chosen.all()):
+            return kd
+        ce = ce_rows(logits, self.features.gold[idx])
         with_teacher = (1.0 - self.alpha) * kd + self.alpha * ce if self.alpha > 0 else kd
         return torch.where(chosen, with_teacher, ce)
 
     def loss(self, logits, idx, representation=None):
         import torch
 
+        from ..losses import kl_rows, mse_rows
+
         b = len(idx)
         if not self.acting:
-            weights = torch.ones((b, self.features.k))
             self.pending = None
             everyone = 1.0 if self.measure == "selection rate" else 1.0 / self.features.k
-            self.stats.add(np.full((b, self.features.k), everyone), self.features.classes[idx])
+            self._records.append((idx, np.full((b, self.features.k), everyone, dtype=np.float32)))
+            target = self.everyone[idx]
+            kd = kl_rows(logits, target, self.temperature) if self.loss_kind == "kl" else mse_rows(logits, target)
+            if self.alpha > 0:
+                from ..losses import ce_rows
+
+                kd = (1.0 - self.alpha) * kd + self.alpha * ce_rows(logits, self.features.gold[idx])
+            return kd.mean()
         else:
             weights, memory, record = self.act(logits.detach(), idx, representation)
             before = reference_loss_rows(logits.detach(), self.features, idx, self.reward)
             self.pending = (idx, memory, before)
-            self.stats.add(record, self.features.classes[idx])
+            self._records.append((idx, record))
         return self.targets(logits, idx, weights).mean()
 
     def after_step(self, context) -> None:
@@ -203,7 +228,20 @@ class PolicyObjective(Objective):
         self.pending = None
         after_logits, _ = context.forward()
         after = reference_loss_rows(after_logits, self.features, idx, self.reward)
-        self.update(memory, before - after)
+        self._batch.append((memory, before - after))
+        if len(self._batch) >= self.update_every:
+            self.flush()
+
+    def flush(self) -> None:
+        """One policy update on the steps gathered since the last one."""
+        import torch
+
+        if not self._batch:
+            return
+        memories, rewards = zip(*self._batch)
+        self._batch = []
+        memory = tuple(torch.cat(parts) for parts in zip(*memories))
+        self.update(memory, torch.cat(rewards))
 
     def update(self, memory, rewards) -> None:
         """One REINFORCE step on the remembered actions with per-row rewards."""
@@ -227,6 +265,11 @@ class PolicyObjective(Objective):
         """Before the policy acts (hook for subclasses that pre-train it with the student fixed)."""
 
     def end_epoch(self, context) -> None:
+        self.flush()
+        if self._records:
+            rows = np.concatenate([r for r, _ in self._records])
+            self.stats.add(np.concatenate([v for _, v in self._records]), self.features.classes[rows])
+            self._records = []
         phase = "warm-up (all teachers)" if not self.acting else "policy and student"
         extra = {}
         if self._epoch_rewards:

@@ -42,8 +42,9 @@ class RLConfig:
     policy_reward: str = option("ce", "rl/rl-weights: reward = drop in the student's loss after each update: ce "
                                       "(CE on gold), ce-kd (CE + KL to the teachers' mean); rl also: dev (change in "
                                       "dev accuracy every --rl-dev-every steps).")
-    policy_lr: float = option(0.01, "rl/rl-weights: learning rate of the policy (Adam).")
+    policy_lr: float = option(0.02, "rl/rl-weights: learning rate of the policy (Adam).")
     policy_warmup_epochs: int = option(1, "rl/rl-weights: epochs with all teachers before the policy acts.")
+    policy_update_every: int = option(4, "rl/rl-weights: student steps per policy update (REINFORCE on their texts).")
     rl_pretrain_passes: int = option(1, "rl: passes of policy pre-training over the transfer set with the student "
                                         "fixed (after the warm-up).")
     rl_init_prob: float = option(0.8, "rl: initial selection probability of every teacher.")
@@ -52,6 +53,7 @@ class RLConfig:
     def __post_init__(self):
         check(self.policy_reward in REWARDS, f"policy_reward must be one of {', '.join(REWARDS)}")
         check(self.policy_lr > 0, "policy_lr must be > 0")
+        check(self.policy_update_every >= 1, "policy_update_every must be >= 1")
         check(self.policy_warmup_epochs >= 0 and self.rl_pretrain_passes >= 0,
               "policy_warmup_epochs and rl_pretrain_passes must be >= 0")
         check(0 < self.rl_init_prob < 1, "rl_init_prob must be in (0, 1)")
@@ -63,7 +65,7 @@ class SelectionObjective(PolicyObjective):
 
     def __init__(self, inputs: StrategyInput, config: RLConfig):
         super().__init__(inputs, strategy="rl", reward=config.policy_reward, lr=config.policy_lr,
-                         warmup_epochs=config.policy_warmup_epochs)
+                         warmup_epochs=config.policy_warmup_epochs, update_every=config.policy_update_every)
         self.config = config
         self.weight = None  # (F, K)
         self.bias = None
@@ -184,9 +186,8 @@ class SelectionObjective(PolicyObjective):
         gold = f.gold[idx]
         onehot = torch.nn.functional.one_hot(gold.clamp_min(0), f.c).float()
         has = (gold >= 0)[:, None]
-        mean = f.mean_probs1[idx]
-        g_gold = (onehot - q1) + ((mean - q1) if self.reward == "ce-kd" else 0.0)
-        g = torch.where(has, g_gold, mean - q1)
+        reference = f.reference_target("ce" if self.reward == "dev" else self.reward)[idx]
+        g = reference - reference.sum(-1, keepdim=True) * q1  # -d L_ref / d logits
         n = actions.sum(1, keepdim=True)
         w = actions / n.clamp_min(1)
         if self.loss_kind == "kl":

@@ -32,8 +32,9 @@ from .reinforce import PolicyObjective
 @dataclass
 class RLWeightsConfig:
     policy_reward: str = option("ce", "rl/rl-weights: the reward (see rl).")
-    policy_lr: float = option(0.01, "rl/rl-weights: learning rate of the policy (Adam).")
+    policy_lr: float = option(0.02, "rl/rl-weights: learning rate of the policy (Adam).")
     policy_warmup_epochs: int = option(1, "rl/rl-weights: epochs with all teachers before the policy acts.")
+    policy_update_every: int = option(4, "rl/rl-weights: student steps per policy update (REINFORCE on their texts).")
     rlw_hidden: int = option(128, "rl-weights: hidden units of the agent.")
     rlw_noise: float = option(0.5, "rl-weights: standard deviation of the Gaussian exploration on teacher scores.")
 
@@ -41,7 +42,8 @@ class RLWeightsConfig:
         check(self.policy_reward in ("ce", "ce-kd"), "rl-weights: policy_reward must be ce or ce-kd")
         check(self.policy_lr > 0 and self.rlw_noise > 0 and self.rlw_hidden >= 1,
               "policy_lr and rlw_noise must be > 0, rlw_hidden >= 1")
-        check(self.policy_warmup_epochs >= 0, "policy_warmup_epochs must be >= 0")
+        check(self.policy_warmup_epochs >= 0 and self.policy_update_every >= 1,
+              "policy_warmup_epochs must be >= 0 and policy_update_every >= 1")
 
 
 class WeightingObjective(PolicyObjective):
@@ -51,7 +53,7 @@ class WeightingObjective(PolicyObjective):
         import torch
 
         super().__init__(inputs, strategy="rl-weights", reward=config.policy_reward, lr=config.policy_lr,
-                         warmup_epochs=config.policy_warmup_epochs)
+                         warmup_epochs=config.policy_warmup_epochs, update_every=config.policy_update_every)
         self.config = config
         k = self.features.k
         f = self.features.per_teacher.shape[-1] + 2 + k
