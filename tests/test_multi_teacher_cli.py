@@ -187,3 +187,18 @@ def test_a_mapping_worse_than_chance_on_dev_is_refused(setup, tmp_path):
                                *TINY_STUDENT])
     assert_user_error(code, out, err, "worse than chance", "--teacher-labels")
     assert not (tmp_path / "s").exists()
+
+
+def test_teacher_labels_once_for_all_or_once_per_teacher(setup, unnamed, tmp_path):
+    # once for all: applies to the teacher whose classes have no names; t1's names match the data
+    distill(setup, tmp_path / "a", "--teacher", setup["t1"], "--teacher", unnamed, "--teacher-labels", "pos,neg",
+            "--teacher-strategy", "mean-probs")
+    matched = [t["columns_matched"] for t in json.loads((tmp_path / "a" / "teachers.json").read_text())["teachers"]]
+    assert matched == ["by name", "as given"]
+    # once per teacher, "-" for the one that needs none
+    distill(setup, tmp_path / "b", "--teacher", setup["t1"], "--teacher", unnamed, "--teacher-labels", "-",
+            "--teacher-labels", "neg,pos", "--teacher-strategy", "mean-probs")
+    code, out, err = run_main(["distill", "--train", setup["train"], "--out", tmp_path / "c", "--teacher",
+                               setup["t1"], "--teacher", unnamed, "--teacher-labels", "neg,pos", "--teacher-labels",
+                               "neg,pos", "--teacher-labels", "neg,pos", *TINY_STUDENT])
+    assert_user_error(code, out, err, "given 3 times for 2 teachers")

@@ -69,7 +69,7 @@ def make_distill_command():
         teacher_labels: List[str] = typer.Option([], help="For a teacher whose classes have no names: the data's "
                                                  "label of each of its columns (neg,pos) or a JSON map "
                                                  "('{\"0\": \"neg\"}' or a .json file); once for all teachers or "
-                                                 "once per --teacher."),
+                                                 "once per --teacher (- for a teacher that needs none)."),
         dev: Optional[Path] = typer.Option(None, help="Labeled dev file for model selection."),
         unlabeled: List[Path] = typer.Option([], help="Extra transfer texts labelled by the teacher; repeatable."),
         student: str = typer.Option("dan", help=f"Student family: {families}."),

@@ -23,6 +23,8 @@ def parse_teacher_labels(spec) -> list[str] | dict[str, str] | None:
     if spec is None or isinstance(spec, (list, dict)):
         return spec
     text = str(spec).strip()
+    if text in ("", "-"):  # "-": this teacher needs no mapping (when one is given per teacher)
+        return None
     if text.endswith(".json") and Path(text).is_file():
         text = Path(text).read_text(encoding="utf-8")
     if text.startswith("{"):
@@ -114,7 +116,8 @@ def match_teacher_columns(teacher_names: list[str] | None, num_teacher_labels: i
                          f"({', '.join(labels.names)}); rename the labels in the data to the teacher's or give "
                          f"--teacher-labels")
     raise ModelError(f"{who}'s classes have no names and the data's labels are strings "
-                     f"({', '.join(labels.names[:10])}): say which teacher column is which with {TEACHER_LABELS_HELP}")
+                     f"({', '.join(labels.names[:10])}): say which teacher column is which with {TEACHER_LABELS_HELP}, "
+                     f"or name them in the teacher's config.json (id2label)")
 
 
 def align_teacher(teacher_names: list[str] | None, num_teacher_labels: int, labels: LabelMap, log=None,
