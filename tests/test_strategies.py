@@ -277,3 +277,25 @@ def test_the_same_teacher_twice_is_an_error(toy, tmp_path):
     twin = FakeTeacher("good", toy["gold_of"], 0.95, 1)
     with pytest.raises(Exception, match="same model"):
         run(toy, tmp_path, "mean-logits", teachers=[good, twin])
+
+
+@pytest.mark.parametrize("student", ["bilstm", "cnn"])
+def test_reinforced_strategies_train_sequence_students(toy, tmp_path, student):
+    from textdistill.pipeline import build_student_config
+
+    config = build_student_config(student, vectors="none", embedding_dim=8, hidden_dim=8, dropout=0.1)
+    for strategy in ("rl", "rl-weights"):
+        s, report = distill(toy["train"], dev=toy["dev"], teacher=pool(toy), teacher_strategy=strategy,
+                            student=student, student_config=config, cache_root=tmp_path / "cache",
+                            train_config=TrainConfig(epochs=2, finetune_epochs=0, batch_size=32), **QUIET)
+        assert report.selection["policy_steps"] > 0 and s.metadata["train_config"]["loss"] == "mse"
+        assert report.selection["history"][-1]["phase"] == "policy and student"
+
+
+def test_rl_on_text_pairs(toy, tmp_path):
+    def pairs(ds):
+        return TextDataset(ds.texts, [t[::-1] for t in ds.texts], ds.labels, source=ds.source)
+
+    toy_pairs = {**toy, "train": pairs(toy["train"]), "dev": pairs(toy["dev"])}
+    student, report = run(toy_pairs, tmp_path, "rl", epochs=2)
+    assert student.pair and report.selection["policy_steps"] > 0
