@@ -184,6 +184,7 @@ class Trainer:
         torch.manual_seed(c.seed)
         rng = np.random.default_rng(c.seed)
         module = self.family.build(self.num_classes)
+        self.family.optimizers(module, c.lr)  # the first optimizer imports torch's compiler stack (~1 s): not training
         started = time.perf_counter()
         try:
             for stage in stages:
