@@ -130,8 +130,9 @@ class TfidfPeer:
         return list(self.model.predict(self.vec.transform(texts)))
 
 
-def peer_results(train, dev, test, n_time):
-    """Accuracy and throughput of both peers; test is what is reported, dev only selects."""
+def peer_results(train, dev, test, n_time, extra=None):
+    """Accuracy and throughput of both peers; test is what is reported, dev only selects; ``extra`` = more labelled
+    sets to report accuracy on (name -> dataset)."""
     import numpy as np
 
     out = {}
@@ -152,6 +153,8 @@ def peer_results(train, dev, test, n_time):
             prepped = peer.prep(texts)
             speed["batch_32"]["native"] = timed_rate(lambda s, e: peer.predict_native(prepped[s:e]), len(texts), 32, 3)
         out[peer.name] = {"accuracy": acc, "train_s": fit_s, **speed}
+        for name, ds in (extra or {}).items():
+            out[peer.name][f"accuracy_{name}"] = float(np.mean(np.array(peer.predict(ds.texts)) == np.array(ds.labels)))
         log(f"{peer.name}: accuracy {acc:.4f}, {speed['batch_32']['end_to_end']['texts_per_s']:.0f} texts/s at batch 32")
     return out
 
@@ -171,7 +174,7 @@ def student_runs(tag, teacher, train_file, dev_file, unlabeled, extra_flags=(), 
         "DAN (gold labels only)": ["--out", WORK / f"{tag}-dan-gold"],
         "DAN (KD)": ["--out", WORK / f"{tag}-dan-kd", "--teacher", teacher, "--finetune-epochs", "0",
                      *sum((["--unlabeled", u] for u in unlabeled), [])],
-        "DAN (KD+FT)": ["--out", WORK / f"{tag}-dan-kdft", "--teacher", teacher,
+        "DAN (KD+FT)": ["--out", WORK / f"{tag}-dan-kdft-f32", "--teacher", teacher, "--dtype", "float32",
                         *sum((["--unlabeled", u] for u in unlabeled), [])],
     }
     if not separate_kd:
@@ -183,30 +186,47 @@ def student_runs(tag, teacher, train_file, dev_file, unlabeled, extra_flags=(), 
             continue
         cmd, wall = textdistill("distill", *common, *flags)
         runs[name] = (flags[1], cmd, wall)
+    # what `distill` saves at its defaults (a float16 table) is exactly `compress --dtype float16` of the float32 run
+    f32, cmd, wall = runs["DAN (KD+FT)"]
+    shipped = WORK / f"{tag}-dan-kdft"
+    ccmd, cwall = textdistill("compress", f32, "--out", shipped, "--dtype", "float16", "--overwrite")
+    runs["DAN (KD+FT)"] = (shipped, f"{cmd}  then  {ccmd}", wall + cwall)
     return runs
 
 
-def evaluate_dataset(tag, teacher, train, dev, test, test_file, runs, n_time, teacher_time, notes):
-    """Time every student against the teacher on the test texts; peers in the same process; write results."""
-    from textdistill.students import Student
+def evaluate_dataset(tag, teacher, train, dev, test, test_file, runs, n_time, teacher_time, notes, heldout=None):
+    """Time every student against the teacher on the test texts; peers in the same process; write results.
 
-    peers = peer_results(train, dev, test, n_time)
+    ``heldout``: another labelled set, never used for selection, whose accuracy is reported too.
+    """
+    from textdistill.pipeline import label_texts
+    from textdistill.students import Student
+    from textdistill.teachers.huggingface import Teacher
+
+    peers = peer_results(train, dev, test, n_time, {"heldout": heldout} if heldout is not None else None)
     rows = {}
     for name, (path, cmd, wall) in runs.items():
         if path is None:
             continue
         log(f"benchmarking {name}")
         r = bench_models(path, test, teacher=str(teacher) if name == "DAN (KD+FT)" else None, limit=len(test),
-                         teacher_limit=teacher_time, repeats=3, cache_root=CACHE)
+                         teacher_limit=teacher_time, repeats=5, cache_root=CACHE)
         student = Student.from_pretrained(path)
         meta = student.metadata
-        if name == "DAN (KD+FT)" and r["student"].get("pooling") == "torch":  # what a numpy-only install gets
-            student.pooling = "scipy"
-            r["student"]["batch_32_scipy_pooling"] = student_speed(student, test.texts, None, 32, 3)
+        if name == "DAN (KD+FT)":  # the same model on the numpy path (an install without numba)
+            student.set_backend("numpy")
+            r["student"]["numpy_path"] = {
+                f"batch_{bs}": student_speed(student, test.texts[: n_time if bs > 1 else min(n_time, 500)], None,
+                                             bs, 3)["end_to_end"] for bs in (32, 1)}
+            student.set_backend("auto")
         rows[name] = {"command": cmd, "wall_s": wall, "timings": meta.get("timings", {}), "bench": r,
                       "config": {"train": meta.get("train_config"), "student": meta.get("student_config")},
                       "transfer_texts": meta.get("transfer_texts"), "best": meta.get("best"),
-                      "history": meta.get("history"), "accuracy": r["student"]["metrics"]["accuracy"]}
+                      "history": meta.get("history"), "accuracy": r["student"]["metrics"]["accuracy"],
+                      "describe": student.describe() if hasattr(student, "describe") else None}
+        if heldout is not None:
+            gold = student.labels.encode(heldout.labels)
+            rows[name]["accuracy_heldout"] = float((student.predict_logits(heldout.texts).argmax(-1) == gold).mean())
     if "DAN (KD)" not in rows:  # read from the KD stage of the KD+FT run (identical to a KD-only run)
         src = rows["DAN (KD+FT)"]
         kd_scores = [h["dev_accuracy"] for h in src["history"] if h["where"].startswith("distill")]
@@ -215,20 +235,35 @@ def evaluate_dataset(tag, teacher, train, dev, test, test_file, runs, n_time, te
         rows = {k: rows[k] for k in ("DAN (gold labels only)", "DAN (KD)", "DAN (KD+FT)")}
     kdft = rows["DAN (KD+FT)"]["bench"]
     teacher_acc = kdft["teacher"]["metrics"]["accuracy"]
-    ft_speed = peers["fastText (word 1-3 grams)"]["batch_32"]["end_to_end"]["texts_per_s"]
+    ft = peers["fastText (word 1-3 grams)"]
+    ft_speed = ft["batch_32"]["end_to_end"]["texts_per_s"]
+    teacher_heldout = None
+    if heldout is not None:
+        t = Teacher.from_pretrained(str(teacher))
+        gold = Student.from_pretrained(runs["DAN (KD+FT)"][0]).labels.encode(heldout.labels)
+        from textdistill.data.readers import LabelMap
+
+        tl = label_texts(t, heldout.texts, None, LabelMap.from_labels(train.labels), CACHE, progress=False).logits
+        teacher_heldout = float((tl.argmax(-1) == gold).mean())
     summary = {
         "teacher_accuracy": teacher_acc,
         "students": {n: {"accuracy": v["accuracy"], "of_teacher": v["accuracy"] / teacher_acc}
                      for n, v in rows.items()},
         "peers": {n: {"accuracy": v["accuracy"], "of_teacher": v["accuracy"] / teacher_acc} for n, v in peers.items()},
         "speedup_vs_teacher": kdft.get("speedup"),
-        "pooling": kdft["student"].get("pooling"),
-        "speedup_vs_teacher_scipy_pooling": (
-            kdft["student"]["batch_32_scipy_pooling"]["end_to_end"]["texts_per_s"]
-            / kdft["teacher"]["batch_32"]["end_to_end"]["texts_per_s"]
-            if "batch_32_scipy_pooling" in kdft["student"] else None),
+        "kernels": kdft["student"].get("kernels"),
+        "numpy_path_vs_teacher_batch32": (kdft["student"]["numpy_path"]["batch_32"]["texts_per_s"]
+                                          / kdft["teacher"]["batch_32"]["end_to_end"]["texts_per_s"]),
+        "numpy_path_vs_fasttext_batch32": kdft["student"]["numpy_path"]["batch_32"]["texts_per_s"] / ft_speed,
         "student_vs_fasttext_batch32": kdft["student"]["batch_32"]["end_to_end"]["texts_per_s"] / ft_speed,
+        "student_vs_fasttext_batch1": (kdft["student"]["batch_1"]["end_to_end"]["texts_per_s"]
+                                       / ft["batch_1"]["end_to_end"]["texts_per_s"]),
+        "disk_mb": kdft["student"]["disk_bytes"] / 1e6,
     }
+    if heldout is not None:
+        summary["heldout"] = {"teacher": teacher_heldout,
+                              "students": {n: v.get("accuracy_heldout") for n, v in rows.items()},
+                              "peers": {n: v.get("accuracy_heldout") for n, v in peers.items()}}
     save_result(tag, {"dataset": tag, "test_file": test_file, "teacher": str(teacher).replace(str(SHARED), "../shared"),
                       "summary": summary, "students": rows, "peers": peers, "notes": notes,
                       "command": f"python benchmarks/run.py {tag}"})
@@ -244,11 +279,24 @@ def sst2(args):
     runs = student_runs("sst2", teacher, train_file, dev_file, unlabeled, separate_kd=False,
                         reuse=args.reuse_students)
     evaluate_dataset("sst2", teacher, train, dev, dev, "sst2/dev.tsv.gz", runs, n_time=len(dev), teacher_time=len(dev),
+                     heldout=sst2_heldout(),
                      notes="SST-2 has no public test labels: dev (872) selects the checkpoint and is reported, "
-                           "as in the papers. Transfer set: SST-2 train + 75k Amazon reviews + "
+                           "as in the papers; 'held-out' is SST-2's test split rebuilt from SST-5's labelled test "
+                           "(the 1,821 non-neutral sentences, none in SST-2 train), never used for selection. "
+                           "Transfer set: SST-2 train + 75k Amazon reviews + "
                            f"{args.movie:,} movie-review sentences (IMDB unsup/train texts split into sentences, "
                            "benchmarks/movie_sentences.py; IMDB labels unused). DAN (KD) = the KD stage of the "
                            "KD+FT run (same seed: identical to a KD-only run).")
+
+
+def sst2_heldout():
+    """SST-2's test set with labels: SST-5's test sentences without the neutral ones (0-1 negative, 3-4 positive)."""
+    from textdistill.data.readers import TextDataset
+
+    sst5 = read_dataset(DATA / "sst5/test.csv.gz")
+    keep = [i for i, y in enumerate(sst5.labels) if y != "2"]
+    return TextDataset([sst5.texts[i] for i in keep], None, ["0" if sst5.labels[i] in ("0", "1") else "1" for i in keep],
+                       source="sst5/test.csv.gz without neutral (SST-2 test)")
 
 
 def imdb_files(args):
@@ -284,6 +332,173 @@ def imdb(args):
                      notes=f"dev = 1,000 seeded reviews held out of train (selection only); transfer set = the other "
                            f"24,000 train reviews + the first {args.unsup:,} unsup reviews; test = a seeded "
                            f"{args.test_size:,}-review sample of the test set (random.Random(0)).")
+
+
+def _size_sets(tag, args):
+    """(dev, test) of a task for the size curve: SST-2 dev and its held-out test; IMDB's dev and test sample."""
+    if tag == "sst2":
+        return read_dataset(DATA / "sst2/dev.tsv.gz"), sst2_heldout()
+    work = WORK / "imdb"
+    return read_dataset(work / "dev.jsonl"), read_dataset(work / "test.jsonl")
+
+
+def sizes(args):
+    """Size against accuracy: the KD+FT student (float32 table) stored as float32 / float16 / int8 with 100% .. 2%
+    of its rows (pruned by row norm; by frequency too, for comparison), and the largest model that fits the budget
+    (50 MB SST-2, 100 MB IMDB). Every variant is saved and its directory measured; accuracy on dev and test."""
+    from textdistill.evaluation.speed import dir_size
+    from textdistill.students import Student
+
+    budgets = {"sst2": "50MB", "imdb": "100MB"}
+    for tag in args.size_tasks:
+        base_dir = WORK / f"{tag}-dan-kdft-f32"
+        if not (base_dir / "config.json").exists():
+            sys.exit(f"{base_dir} is missing: run `python benchmarks/run.py {tag}` first")
+        base = Student.from_pretrained(base_dir)
+        dev, test = _size_sets(tag, args)
+        gold = {n: base.labels.encode(d.labels) for n, d in (("dev", dev), ("test", test))}
+
+        def measure(model, name, **info):
+            out = WORK / "sizes" / f"{tag}-{name}"
+            model.save_pretrained(out, overwrite=True)
+            loaded = Student.from_pretrained(out)
+            acc = {n: float((loaded.predict_logits(d.texts).argmax(-1) == gold[n]).mean())
+                   for n, d in (("dev", dev), ("test", test))}
+            row = {"name": name, "mb": dir_size(out) / 1e6, "rows": loaded.featurizer.vocab_size, **acc, **info}
+            log(f"{tag} {name}: {row['mb']:.1f} MB, dev {acc['dev']:.4f}, test {acc['test']:.4f}")
+            return row
+
+        vocab = base.featurizer.vocab_size
+        points = [measure(base, "float32-all", dtype="float32", fraction=1.0, prune_by="-")]
+        for dtype in ("float32", "float16", "int8"):
+            for frac in (1.0, 0.5, 0.25, 0.1, 0.05, 0.02):
+                if dtype == "float32" and frac == 1.0:
+                    continue
+                for prune in ("norm", "frequency") if dtype == "int8" and frac in (0.25, 0.1, 0.05) else ("norm",):
+                    model = base.compressed(dtype=dtype, max_rows=max(1, int(vocab * frac)), prune_by=prune)
+                    points.append(measure(model, f"{dtype}-{frac:g}-{prune}", dtype=dtype, fraction=frac,
+                                          prune_by=prune if frac < 1 else "-"))
+        budget = {}
+        for dtype in ("int8", "float16"):
+            model = base.compressed(dtype=dtype, max_size=budgets[tag])
+            budget[dtype] = measure(model, f"budget-{dtype}", dtype=dtype, max_size=budgets[tag], prune_by="norm",
+                                    command=f"textdistill compress {base_dir.relative_to(ROOT)} --out ... "
+                                            f"--dtype {dtype} --max-size {budgets[tag]}")
+        ref = points[0]
+        for row in points + list(budget.values()):
+            row["dev_delta_points"] = (row["dev"] - ref["dev"]) * 100
+            row["test_delta_points"] = (row["test"] - ref["test"]) * 100
+        plot = RESULTS / f"size-{tag}.png"
+        _plot_sizes(plot, tag, points, budget, budgets[tag])
+        save_result(f"size-{tag}", {"dataset": tag, "base": str(base_dir.relative_to(ROOT)), "vocab": vocab,
+                                    "budget": budgets[tag], "points": points, "budget_models": budget,
+                                    "plot": str(plot.relative_to(ROOT)),
+                                    "command": f"python benchmarks/run.py sizes --size-tasks {tag}",
+                                    "notes": "test = SST-2 held-out (SST-5 test, non-neutral) / IMDB test sample; "
+                                             "dev is SST-2's reported split. Rows pruned by L2 norm of the folded "
+                                             "table's rows unless marked frequency."})
+
+
+
+def _plot_sizes(path, tag, points, budget, budget_label):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for dtype, marker in (("float32", "o"), ("float16", "s"), ("int8", "^")):
+        for prune, style in (("norm", "-"), ("frequency", ":")):
+            pts = sorted((p["mb"], p["test"]) for p in points if p["dtype"] == dtype and
+                         (p["prune_by"] == prune or (p["prune_by"] == "-" and prune == "norm")))
+            if len(pts) > 1:
+                ax.plot(*zip(*pts), style, marker=marker, label=f"{dtype}" + (" (by frequency)" if prune != "norm"
+                                                                                else ""))
+    mb = float(budget_label.rstrip("MB"))
+    ax.axvline(mb, color="grey", lw=0.8, ls="--")
+    ax.text(mb, ax.get_ylim()[0], f" {budget_label} budget", color="grey", va="bottom")
+    ax.set_xscale("log")
+    ax.set_xlabel("model size on disk (MB, log scale)")
+    ax.set_ylabel("test accuracy")
+    ax.set_title(f"{tag.upper()} DAN (KD+FT): size against accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+LOAD_PROBE = r"""
+import json, os, sys, time
+sys.path.insert(0, sys.argv[1])
+def mem():
+    out = {}
+    with open("/proc/self/smaps_rollup") as f:
+        for line in f:
+            k, v = line.split(":", 1)
+            if k in ("Rss", "Pss"):
+                out[k.lower() + "_mb"] = int(v.split()[0]) / 1024
+    return out
+path, mode, data = sys.argv[2], sys.argv[3], sys.argv[4]
+texts = [json.loads(l)["text"] for l in open(data, encoding="utf-8")]
+before = mem()
+t = time.perf_counter()
+if mode == "full-read":  # what loading cost before memory-mapping: every tensor read into memory
+    from safetensors.numpy import load_file
+    tensors = load_file(os.path.join(path, "model.safetensors")); vocab = load_file(os.path.join(path, "vocab.safetensors"))
+    load_s = time.perf_counter() - t
+    result = {"load_s": load_s, "after_load": mem()}
+else:
+    from textdistill.students import Student
+    s = Student.from_pretrained(path)
+    load_s = time.perf_counter() - t
+    after_load = mem()
+    s.predict(texts)
+    result = {"load_s": load_s, "after_load": after_load, "after_predict": mem()}
+result["before"] = before
+if len(sys.argv) > 5:
+    time.sleep(float(sys.argv[5]))
+    result["while_both_run"] = mem()
+print(json.dumps(result))
+"""
+
+
+def loading(args):
+    """Load time and memory of served models, each in a fresh process: the float32 table read whole into memory
+    (as loading worked before) against memory-mapped loading, then two processes serving one model at once
+    (PSS counts shared pages once across them)."""
+    from textdistill.evaluation.speed import dir_size
+
+    out = {}
+    for tag in args.size_tasks:
+        dev, _ = _size_sets(tag, args)
+        data = write_jsonl(WORK / f"{tag}-load-texts.jsonl", dev.texts)
+        models = {"float32 table": WORK / f"{tag}-dan-kdft-f32", "shipped (float16)": WORK / f"{tag}-dan-kdft",
+                  "budget (int8)": WORK / "sizes" / f"{tag}-budget-int8"}
+        rows = {}
+        for name, path in models.items():
+            if not (path / "config.json").exists():
+                continue
+            row = {"path": str(path.relative_to(ROOT)), "disk_mb": dir_size(path) / 1e6}
+            for mode in ("full-read", "mmap"):
+                runs = [json.loads(subprocess.run([sys.executable, "-c", LOAD_PROBE, str(ROOT / "src"), str(path), mode,
+                                                   str(data)], check=True, capture_output=True, text=True).stdout)
+                        for _ in range(3)]
+                runs.sort(key=lambda r: r["load_s"])
+                row[mode] = runs[1]  # the median of three by load time
+            procs = [subprocess.Popen([sys.executable, "-c", LOAD_PROBE, str(ROOT / "src"), str(path), "mmap", str(data),
+                                       "3"], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+            row["two_processes"] = [json.loads(p.communicate()[0]) for p in procs]
+            rows[name] = row
+            log(f"{tag} {name}: load {row['mmap']['load_s'] * 1000:.0f} ms mapped vs {row['full-read']['load_s'] * 1000:.0f} ms "
+                f"read; RSS after predicting {row['mmap']['after_predict']['rss_mb']:.0f} MB")
+        out[tag] = rows
+    save_result("loading", {"tasks": out, "command": f"python benchmarks/run.py loading --size-tasks "
+                                                      f"{' '.join(args.size_tasks)}",
+                            "notes": "each figure from a fresh Python process (the median of three by load time); "
+                                     "'full-read' reads the safetensors files into memory (how students loaded before "
+                                     "memory-mapping); 'mmap' is Student.from_pretrained now, then predicting the dev "
+                                     "texts; two_processes = two processes serving the same model at once."})
 
 
 def sst2_students(args):
@@ -516,32 +731,66 @@ def table(args):
         s = r["summary"]
         kd = r["students"]["DAN (KD+FT)"]["bench"]
         tch = kd["teacher"]
+        held = s.get("heldout")
+        hcol = " held-out accuracy |" if held else ""
         lines += [f"**{tag.upper()}** ({r['test_file']}; teacher `{Path(r['teacher']).name}`; {r['hardware']['cpu']}, "
-                  f"1 thread each)", "",
-                  "| model | accuracy | % of teacher | texts/s b32 (e2e) | texts/s b32 (model only) | texts/s b1 (e2e) | disk MB |",
-                  "|---|---|---|---|---|---|---|",
-                  f"| teacher | {s['teacher_accuracy']:.4f} | 100% | {tch['batch_32']['end_to_end']['texts_per_s']:,.0f} | "
-                  f"{tch['batch_32']['model_only']['texts_per_s']:,.0f} | {tch['batch_1']['end_to_end']['texts_per_s']:,.0f} | "
-                  f"{tch['disk_bytes'] / 1e6:,.0f} |"]
+                  f"1 thread each; raw text in, label out)", "",
+                  f"| model | accuracy | % of teacher |{hcol} texts/s b32 | texts/s b1 | disk MB |",
+                  "|---|---|---|" + ("---|" if held else "") + "---|---|---|",
+                  f"| teacher | {s['teacher_accuracy']:.4f} | 100% |"
+                  + (f" {held['teacher']:.4f} |" if held else "")
+                  + f" {tch['batch_32']['end_to_end']['texts_per_s']:,.0f} | "
+                  f"{tch['batch_1']['end_to_end']['texts_per_s']:,.0f} | {tch['disk_bytes'] / 1e6:,.0f} |"]
         for name, v in r["students"].items():
             b = v["bench"]["student"]
-            lines.append(f"| {name} | {s['students'][name]['accuracy']:.4f} | {s['students'][name]['of_teacher']:.1%} | "
-                         f"{b['batch_32']['end_to_end']['texts_per_s']:,.0f} | {b['batch_32']['model_only']['texts_per_s']:,.0f} | "
+            h = held["students"].get(name) if held else None
+            lines.append(f"| {name} | {s['students'][name]['accuracy']:.4f} | {s['students'][name]['of_teacher']:.1%} |"
+                         + ((f" {h:.4f} |" if h is not None else " - |") if held else "")
+                         + f" {b['batch_32']['end_to_end']['texts_per_s']:,.0f} | "
                          f"{b['batch_1']['end_to_end']['texts_per_s']:,.0f} | {b['disk_bytes'] / 1e6:,.0f} |")
         for name, v in r["peers"].items():
-            lines.append(f"| {name} | {v['accuracy']:.4f} | {v['accuracy'] / s['teacher_accuracy']:.1%} | "
-                         f"{v['batch_32']['end_to_end']['texts_per_s']:,.0f} | - | {v['batch_1']['end_to_end']['texts_per_s']:,.0f} | - |")
+            lines.append(f"| {name} | {v['accuracy']:.4f} | {v['accuracy'] / s['teacher_accuracy']:.1%} |"
+                         + (f" {v['accuracy_heldout']:.4f} |" if held else "")
+                         + f" {v['batch_32']['end_to_end']['texts_per_s']:,.0f} | "
+                         f"{v['batch_1']['end_to_end']['texts_per_s']:,.0f} | - |")
         sp = s["speedup_vs_teacher"]
         t = r["students"]["DAN (KD+FT)"]["timings"]
-        lines += ["", f"DAN (KD+FT) vs teacher: **{sp['batch_32_end_to_end']:.0f}x** end to end at batch 32 "
-                      f"({sp['batch_32_model_only']:.0f}x model only), {sp['batch_1_end_to_end']:.0f}x at batch 1; "
-                      f"{s['student_vs_fasttext_batch32']:.2f}x fastText's end-to-end rate"
-                      + (f"; pooling with {s['pooling']}"
-                         + (f" (a numpy/scipy-only install: {s['speedup_vs_teacher_scipy_pooling']:.0f}x at batch 32)"
-                            if s.get("speedup_vs_teacher_scipy_pooling") else "") if s.get("pooling") else "")
-                      + ". Wall times: vocabulary + "
-                      f"encoding {t.get('vocabulary_and_encoding_s', 0):.0f}s, teacher labelling "
+        lines += ["", f"DAN (KD+FT) vs teacher: **{sp['batch_32_end_to_end']:.0f}x** at batch 32, "
+                      f"{sp['batch_1_end_to_end']:.0f}x at batch 1. Vs fastText: **{s['student_vs_fasttext_batch32']:.2f}x** "
+                      f"its texts/s at batch 32, {s['student_vs_fasttext_batch1']:.2f}x at batch 1. Without numba (the "
+                      f"numpy path, same ids): {s['numpy_path_vs_teacher_batch32']:.0f}x the teacher, "
+                      f"{s['numpy_path_vs_fasttext_batch32']:.2f}x fastText at batch 32. Model: "
+                      f"{r['students']['DAN (KD+FT)'].get('describe') or ''}. Wall times: vocabulary + encoding "
+                      f"{t.get('vocabulary_and_encoding_s', 0):.0f}s, teacher labelling "
                       f"{t.get('teacher_labelling_s', 0):.0f}s (from the cache), training {t.get('training_s', 0):.0f}s.", ""]
+    for tag in ("sst2", "imdb"):
+        path = RESULTS / f"size-{tag}.json"
+        if not path.exists():
+            continue
+        r = json.loads(path.read_text())
+        lines += [f"**{tag.upper()}: size against accuracy** (the KD+FT student's table stored as float32 / float16 / "
+                  f"int8, rows pruned by norm unless noted; `benchmarks/results/size-{tag}.png`)", "",
+                  "| storage | rows kept | MB on disk | dev accuracy | test accuracy | test vs float32 (points) |",
+                  "|---|---|---|---|---|---|"]
+        for p in r["points"] + list(r["budget_models"].values()):
+            label = (f"{p['dtype']}, fit to {p['max_size']}" if "max_size" in p else
+                     f"{p['dtype']}" + (f", {p['fraction']:.0%} by {p['prune_by']}" if p["fraction"] < 1 else ""))
+            lines.append(f"| {label} | {p['rows']:,} | {p['mb']:,.1f} | {p['dev']:.4f} | {p['test']:.4f} | "
+                         f"{p['test_delta_points']:+.2f} |")
+        lines.append("")
+    path = RESULTS / "loading.json"
+    if path.exists():
+        r = json.loads(path.read_text())
+        lines += ["**Loading a served model** (fresh process each; median of three)", "",
+                  "| task | model | disk MB | read into memory: load ms / RSS MB | memory-mapped: load ms / RSS MB "
+                  "after predicting dev | two processes serving it: PSS MB each |", "|---|---|---|---|---|---|"]
+        for tag, rows in r["tasks"].items():
+            for name, v in rows.items():
+                pss = " / ".join(f"{p['while_both_run']['pss_mb']:,.0f}" for p in v["two_processes"])
+                lines.append(f"| {tag.upper()} | {name} | {v['disk_mb']:,.1f} | {v['full-read']['load_s'] * 1000:,.0f} / "
+                             f"{v['full-read']['after_load']['rss_mb']:,.0f} | {v['mmap']['load_s'] * 1000:,.0f} / "
+                             f"{v['mmap']['after_predict']['rss_mb']:,.0f} | {pss} |")
+        lines.append("")
     vs = RESULTS / "vocab-scale.json"
     if vs.exists():
         r = json.loads(vs.read_text())
@@ -626,7 +875,8 @@ def pairs_table() -> list[str]:
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", choices=["sst2", "imdb", "imdb-label", "finetune", "vocab-scale", "sst2-students",
-                                         "pairs", "table", "all"])
+                                         "pairs", "sizes", "loading", "table", "all"])
+    parser.add_argument("--size-tasks", nargs="*", default=["sst2", "imdb"], help="sizes/loading: which students.")
     parser.add_argument("--tasks", nargs="*", default=["mrpc", "rte", "qnli"], help="pairs: which tasks.")
     parser.add_argument("--pair-epochs", type=float, default=3, help="pairs: teacher fine-tuning epochs.")
     parser.add_argument("--pair-n-iter", type=int, default=10,
@@ -647,7 +897,8 @@ def main():
     if not DATA.exists():
         sys.exit(f"benchmark data not found at {DATA} (set TEXTDISTILL_SHARED)")
     jobs = {"sst2": [sst2], "imdb": [imdb], "imdb-label": [imdb_files], "vocab-scale": [vocab_scale], "finetune": [finetune],
-            "sst2-students": [sst2_students], "pairs": [pairs], "table": [table], "all": [sst2, imdb, finetune, sst2_students, pairs, table]}
+            "sst2-students": [sst2_students], "pairs": [pairs], "sizes": [sizes], "loading": [loading], "table": [table],
+            "all": [sst2, imdb, sizes, loading, finetune, sst2_students, pairs, table]}
     for job in jobs[args.what]:
         job(args)
 

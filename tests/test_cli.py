@@ -318,8 +318,8 @@ def test_bench_side_by_side(sst2_run):
         assert result["speedup"][key] > 0
     assert result["student"]["disk_bytes"] > 0 and result["teacher"]["disk_bytes"] > 0
     assert "speed-up:" in res.stdout and "student" in res.stdout and "teacher" in res.stdout
-    assert result["student"]["pooling"] == "torch"  # torch is installed here, so the faster kernel is used
-    assert "student pooling kernel: torch" in res.stdout
+    assert result["student"]["kernels"] == "numba"  # numba is installed here, so the compiled kernels are used
+    assert "student kernels: numba" in res.stdout
 
 
 def test_distill_gold_only_without_teacher(sst2):
@@ -348,7 +348,9 @@ def test_predict_real_subprocess(gold_student, tmp_path):
     assert code == 0, err
     assert out.splitlines() == Student.from_pretrained(gold_student).predict(texts)
     assert set(out.splitlines()) <= {"pos", "neg"}
-    assert err == ""
+    # the last text shares nothing with the tiny training set: predicted (the prior), and said so on stderr
+    assert err.splitlines() == ["warning: input 4 has nothing the model knows (no known n-gram or word); its "
+                                "prediction is the model's prior"]
 
 
 def test_predict_empty_stdin_prints_nothing(gold_student):

@@ -1,71 +1,69 @@
-"""The two pooling kernels agree, and the backend is chosen as documented."""
-
-import importlib.util
+"""Mean pooling of embedding rows: the compiled kernel and the numpy path agree for every table storage type."""
 
 import numpy as np
 import pytest
 
-from textdistill.errors import ConfigError
-from textdistill.students.pooling import ENV_VAR, mean_pool, resolve_backend
+from textdistill.students.dan import quantize_int8
+from textdistill.students.pooling import mean_pool, mean_pool_numpy
+from textdistill.featurizers.ngrams import kernels
 
-pytest.importorskip("torch")
+
+def _case(seed=0, rows=500, dim=16):
+    rng = np.random.default_rng(seed)
+    table = rng.normal(size=(rows, dim)).astype(np.float32)
+    lengths = np.array([3, 0, 1, 7, 0, 12, 2])
+    ids = rng.integers(0, rows, lengths.sum())
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    return table, ids, offsets, lengths
 
 
-def reference_mean(table, rows, offsets):
-    bounds = list(offsets) + [len(rows)]
+def _reference(table, ids, offsets, lengths):
     out = np.zeros((len(offsets), table.shape[1]), dtype=np.float64)
-    for i in range(len(offsets)):
-        chosen = rows[bounds[i]:bounds[i + 1]]
-        if len(chosen):
-            out[i] = table[chosen].astype(np.float64).mean(axis=0)
+    for i, (o, n) in enumerate(zip(offsets, lengths)):
+        if n:
+            out[i] = table[ids[o:o + n]].astype(np.float64).mean(0)
     return out
 
 
-@pytest.mark.parametrize("backend", ["torch", "scipy"])
-def test_mean_pool_matches_a_plain_mean_with_empty_and_repeated_rows(backend):
-    rng = np.random.default_rng(0)
-    table = rng.normal(size=(50, 7)).astype(np.float32)
-    rows = np.array([3, 3, 9, 0, 49, 12, 12, 12], dtype=np.int64)
-    offsets = np.array([0, 3, 3, 5], dtype=np.int64)  # text 1 is empty, text 3 repeats a row
-    got = mean_pool(table, rows, offsets, backend=backend)
-    assert got.dtype == np.float32 and got.shape == (4, 7)
-    np.testing.assert_allclose(got, reference_mean(table, rows, offsets), atol=1e-6)
-    assert not got[1].any()
+@pytest.mark.parametrize("compiled", [False, True])
+def test_mean_pool_float32_matches_a_plain_mean_and_zeros_for_empty_texts(compiled):
+    if compiled and kernels() is None:
+        pytest.skip("numba not installed")
+    table, ids, offsets, lengths = _case()
+    got = mean_pool(table, ids, offsets, compiled=compiled)
+    assert np.allclose(got, _reference(table, ids, offsets, lengths), atol=1e-5)
+    assert (got[lengths == 0] == 0).all()
 
 
-@pytest.mark.parametrize("backend", ["torch", "scipy"])
-def test_mean_pool_with_no_known_rows_at_all(backend):
-    table = np.ones((5, 3), dtype=np.float32)
-    got = mean_pool(table, np.zeros(0, dtype=np.int64), np.zeros(3, dtype=np.int64), backend=backend)
-    assert got.shape == (3, 3) and not got.any()
-    assert mean_pool(table, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), backend=backend).shape == (0, 3)
+@pytest.mark.parametrize("dtype", ["float16", "int8"])
+def test_kernel_and_numpy_agree_on_float16_and_int8_tables(dtype):
+    if kernels() is None:
+        pytest.skip("numba not installed")
+    table, ids, offsets, lengths = _case(1)
+    if dtype == "int8":
+        q, scale = quantize_int8(table)
+        ref = _reference(q.astype(np.float32) * scale[:, None], ids, offsets, lengths)
+        args = (q, ids, offsets, scale)
+    else:
+        half = table.astype(np.float16)
+        ref = _reference(half.astype(np.float32), ids, offsets, lengths)
+        args = (half, ids, offsets)
+    fast = mean_pool(*args, compiled=True)
+    slow = mean_pool_numpy(*args)
+    assert np.allclose(fast, slow, atol=1e-5) and np.allclose(fast, ref, atol=1e-5)
 
 
-def test_torch_pooling_leaves_torch_threads_as_they_were():
-    import torch
-
-    before = torch.get_num_threads()
-    table = np.ones((5, 3), dtype=np.float32)
-    mean_pool(table, np.array([1, 2]), np.array([0]), backend="torch", threads=1)
-    assert torch.get_num_threads() == before
-
-
-def test_backend_resolution(monkeypatch):
-    monkeypatch.delenv(ENV_VAR, raising=False)
-    assert resolve_backend("auto") == "torch"  # torch is installed in the test environment
-    assert resolve_backend("scipy") == "scipy"
-    monkeypatch.setenv(ENV_VAR, "scipy")
-    assert resolve_backend("auto") == "scipy"
-    assert resolve_backend("torch") == "torch"  # an explicit choice beats the environment
-    monkeypatch.setenv(ENV_VAR, "fast")
-    with pytest.raises(ConfigError, match="unknown pooling backend 'fast'"):
-        resolve_backend("auto")
+def test_int8_quantisation_error_is_bounded_per_row():
+    table, *_ = _case(2, rows=200, dim=32)
+    table[5] = 0.0  # a zero row keeps a usable scale
+    q, scale = quantize_int8(table)
+    back = q.astype(np.float32) * scale[:, None]
+    assert np.all(np.abs(back - table) <= scale[:, None] / 2 + 1e-7)
+    assert (back[5] == 0).all() and scale[5] == 1.0
 
 
-def test_without_torch_auto_falls_back_to_scipy(monkeypatch):
-    monkeypatch.delenv(ENV_VAR, raising=False)
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
-    assert resolve_backend("auto") == "scipy"
-    with pytest.raises(ConfigError, match="torch is not installed"):
-        resolve_backend("torch")
+def test_no_texts_and_no_rows():
+    table, *_ = _case()
+    assert mean_pool(table, np.zeros(0, np.int64), np.zeros(0, np.int64)).shape == (0, 16)
+    out = mean_pool(table, np.zeros(0, np.int64), np.zeros(3, np.int64))
+    assert out.shape == (3, 16) and (out == 0).all()

@@ -48,21 +48,25 @@ def test_gold_training_learns_the_toy_task(trained):
     assert student.classes_ == ["neg", "pos"]
 
 
-@pytest.mark.parametrize("pooling", ["torch", "scipy"])
-def test_numpy_inference_matches_the_torch_module_with_either_pooling_kernel(pooling):
-    family = DANFamily(small_config())
+@pytest.mark.parametrize("backend", ["auto", "numpy"])
+@pytest.mark.parametrize("storage, atol", [({"dtype": "float32", "fold": False}, 1e-5), ({"dtype": "float32"}, 1e-5),
+                                           ({"dtype": "float16"}, 2e-3), ({"dtype": "int8"}, 2e-2)])
+def test_numpy_inference_matches_the_torch_module(backend, storage, atol):
+    """Raw, folded (exact), float16 and int8 students give the torch module's logits, compiled or numpy."""
+    from textdistill.data.readers import LabelMap
+    from textdistill.students.dan import StorageConfig
+
+    family = DANFamily(small_config(storage=StorageConfig(**storage)))
     family.fit(POS + NEG, progress=False)
     torch.manual_seed(0)
     module = family.build(2).eval()
-    from textdistill.data.readers import LabelMap
-    student = family.export(module, LabelMap(["neg", "pos"]), {})
-    student.pooling = pooling
-    assert student.pooling == pooling
+    student = family.export(module, LabelMap(["neg", "pos"]), {}).set_backend(backend)
+    assert student.folded == storage.get("fold", True) and student.table_dtype == storage["dtype"]
     texts = POS + NEG + ["", "unknown words only"]
     enc = family.encode(texts)
     with torch.no_grad():
         expected = module(*family.batch(enc, np.arange(len(texts)))).numpy()
-    assert np.allclose(student.predict_logits(texts), expected, atol=1e-5)
+    assert np.allclose(student.predict_logits(texts), expected, atol=atol)
 
 
 def test_round_trip_gives_identical_predictions(trained):

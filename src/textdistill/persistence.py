@@ -14,7 +14,7 @@ import numpy as np
 from .errors import ModelError
 
 FORMAT_NAME = "textdistill-student"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: featurizer v2, folded / float16 / int8 DAN tables; version-1 directories still load
 
 
 def write_dir_atomically(out_dir: str | Path, write: Callable[[Path], None], overwrite: bool = True) -> Path:
@@ -61,18 +61,77 @@ def save_tensors(path: Path, tensors: dict[str, np.ndarray]) -> None:
     from safetensors.numpy import save_file
 
     save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(path))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)  # safetensors writes 0600; a model must be readable like any file
 
 
-def load_tensors(path: Path, expected: dict[str, tuple] | None = None) -> dict[str, np.ndarray]:
-    """Load a safetensors file, checking that the expected names and shapes are there."""
+_DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32,
+           "I16": np.int16, "I8": np.int8, "U64": np.uint64, "U32": np.uint32, "U16": np.uint16, "U8": np.uint8,
+           "BOOL": np.bool_}
+
+
+def mmap_tensors(path: Path) -> dict[str, np.ndarray]:
+    """The tensors of a safetensors file as read-only memory maps: loading costs no copy, a process pays only for
+    the pages it reads, and processes serving the same file share them. The header is validated first (every
+    tensor inside the file, sizes that match their shapes), so a truncated or garbled file is one clear error."""
+    import json
+
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            raise ModelError(f"{path}: corrupt or truncated safetensors file (no header)")
+        n = int.from_bytes(head, "little")
+        if n <= 0 or 8 + n > size or n > 100_000_000:
+            raise ModelError(f"{path}: corrupt or truncated safetensors file (header of {n} bytes, file {size})")
+        try:
+            header = json.loads(f.read(n))
+        except (UnicodeDecodeError, ValueError):
+            raise ModelError(f"{path}: corrupt or truncated safetensors file (header is not JSON)") from None
+    if not isinstance(header, dict):
+        raise ModelError(f"{path}: corrupt or truncated safetensors file (bad header)")
+    base = 8 + n
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        try:
+            dtype = np.dtype(_DTYPES[info["dtype"]])
+            shape = tuple(int(d) for d in info["shape"])
+            begin, end = (int(x) for x in info["data_offsets"])
+        except (KeyError, TypeError, ValueError):
+            raise ModelError(f"{path}: corrupt or truncated safetensors file (bad entry {name!r})") from None
+        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        if begin < 0 or end < begin or end - begin != count * dtype.itemsize:
+            raise ModelError(f"{path}: corrupt or truncated safetensors file ({name!r} has {end - begin} bytes "
+                             f"for shape {shape} {dtype})")
+        if base + end > size:
+            raise ModelError(f"{path}: corrupt or truncated safetensors file (tensor {name!r} ends past the end of "
+                             f"the file)")
+        if count == 0:
+            out[name] = np.zeros(shape, dtype=dtype)
+            continue
+        out[name] = np.memmap(path, dtype=dtype, mode="r", offset=base + begin, shape=shape)
+    return out
+
+
+def load_tensors(path: Path, expected: dict[str, tuple] | None = None, mmap: bool = False) -> dict[str, np.ndarray]:
+    """Load a safetensors file (memory-mapped with ``mmap``), checking that the expected names and shapes are there.
+
+    ``expected`` maps a tensor name to its shape (None for any size in that dimension) or to (shape, dtypes).
+    """
     from safetensors.numpy import load_file
 
     if not path.is_file():
         raise ModelError(f"{path.parent}: missing {path.name} (not a complete textdistill model directory)")
-    try:
-        tensors = load_file(str(path))
-    except Exception as exc:  # safetensors raises several types for truncated/garbled files
-        raise ModelError(f"{path}: corrupt or truncated safetensors file ({exc})") from None
+    if mmap:
+        tensors = mmap_tensors(path)
+    else:
+        try:
+            tensors = load_file(str(path))
+        except Exception as exc:  # safetensors raises several types for truncated/garbled files
+            raise ModelError(f"{path}: corrupt or truncated safetensors file ({exc})") from None
     for name, shape in (expected or {}).items():
         if name not in tensors:
             raise ModelError(f"{path}: tensor '{name}' is missing")

@@ -30,7 +30,7 @@ def _global_options(
 
 
 def build_app() -> typer.Typer:
-    from . import predict, teachers
+    from . import compress, predict, teachers
     from .distill import augment_command, make_distill_command
 
     app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -46,6 +46,7 @@ def build_app() -> typer.Typer:
     app.command("evaluate")(predict.evaluate)
     app.command("predict")(predict.predict)
     app.command("bench")(predict.bench)
+    app.command("compress")(compress.compress)
     app.command("demo")(predict.demo)
     return app
 

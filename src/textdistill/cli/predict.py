@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
+import numpy as np
 import typer
 
 from .common import CacheOpt, LabelCol, PairCol, TextCol, cache_root, load_student, load_teacher, read, say
@@ -24,8 +25,14 @@ def evaluate(
     from ..evaluation.metrics import classification_metrics
     from ..pipeline import label_texts
 
+    from ..data.readers import read_dataset
+
     student = load_student(model)
-    ds = read(data, text_column, pair_column, label_column, require_label=True)
+    ds = read_dataset(data, text=text_column, text_pair=pair_column, label=label_column, require_label=True,
+                      allow_empty_text=True)
+    empty = sum(1 for i, t in enumerate(ds.texts) if not t.strip() and (ds.pairs is None or not ds.pairs[i].strip()))
+    if empty:
+        say(f"warning: {data}: {empty:,} of {len(ds):,} rows have an empty text; they are classified like any other")
     gold = student.labels.encode(ds.labels, source=ds.source)
     pred = student.predict_logits(ds.texts, ds.pairs).argmax(-1)
     result = {"student": None, "teacher": None}
@@ -49,25 +56,57 @@ def evaluate(
 
 def predict(
     model: Path = typer.Argument(..., help="A saved student directory."),
-    input: Optional[Path] = typer.Option(None, "--input", "-i", help="Input file (default: stdin, one text per line)."),
-    jsonl: bool = typer.Option(False, "--jsonl", help='Read JSON lines {"text": ..., "text_pair": ...} and write JSON lines.'),
+    input: Optional[Path] = typer.Option(None, "--input", "-i", help="Input file (default: stdin)."),
+    format: str = typer.Option("auto", "--format", help="auto (default): JSON lines for a .jsonl file or with "
+                               "--jsonl; a table for .parquet and for a .csv/.tsv file that is one (a header naming a "
+                               "text column, or two or more fields on every row); otherwise plain text, one text per "
+                               "line (stdin too). Or say: text, jsonl, csv, tsv, parquet."),
+    jsonl: bool = typer.Option(False, "--jsonl", help='Write JSON lines (and read them: {"text": ..., "text_pair": '
+                               '...}; other fields, such as an id, are passed through).'),
     proba: bool = typer.Option(False, "--proba", help="Also print class probabilities."),
-    batch_size: int = typer.Option(1024),
+    batch_size: int = typer.Option(256, help="Texts per batch; a batch is answered as soon as it is full or the "
+                                   "input pauses."),
+    wait_ms: float = typer.Option(20.0, "--wait-ms", help="How long a partial batch waits for more input."),
 ):
-    """Label texts: one label per input line (tab-separated probabilities with --proba)."""
-    from .predict_io import read_prediction_input, write_predictions
-
-    from ..errors import check
+    """Label texts as they arrive: one label per input line (tab-separated probabilities with --proba)."""
+    from ..errors import DataError, check
+    from .predict_io import batches, input_format, records, write_predictions
 
     check(batch_size >= 1, "--batch-size must be >= 1")
+    check(wait_ms >= 0, "--wait-ms must be >= 0")
     student = load_student(model)
-    texts, pairs, use_jsonl = read_prediction_input(input, jsonl)
-    for i, t in enumerate(texts):
-        if not t.strip():
-            say(f"warning: input {i + 1} is empty; its prediction is the model's prior")
-    probs = student.predict_proba(texts, pairs, batch_size=batch_size)
-    write_predictions(sys.stdout, student.labels.names, probs, use_jsonl, proba)
-
+    fmt = input_format(input, format, jsonl)
+    if input is not None and format == "auto" and fmt == "text" and str(input).lower().removesuffix(".gz").endswith(
+            (".csv", ".tsv", ".tab")):
+        say(f"note: reading {input} as plain text, one text per line (it has no header naming a text column and "
+            f"no consistent fields); pass --format csv to read it as a table")
+    write_jsonl = jsonl or fmt == "jsonl"
+    known = getattr(student, "known_ngrams", None) or getattr(student, "known_words", None)
+    seen = empty = unknown = 0
+    for batch in batches(records(input, fmt), batch_size, wait_ms / 1000):
+        texts = [r["text"] for r in batch]
+        pairs = [r.get("text_pair") for r in batch]
+        if all(p is None for p in pairs):
+            pairs = None
+        elif any(p is None for p in pairs):
+            raise DataError('some inputs have "text_pair" and others do not')
+        for i, t in enumerate(texts):
+            if not t.strip():
+                empty += 1
+                if empty <= 5:
+                    say(f"warning: input {seen + i + 1} is empty; its prediction is the model's prior")
+        if known is not None:
+            for i in np.flatnonzero(known(texts, pairs) == 0):
+                if texts[i].strip():
+                    unknown += 1
+                    if unknown <= 5:
+                        say(f"warning: input {seen + i + 1} has nothing the model knows (no known n-gram or word); "
+                            f"its prediction is the model's prior")
+        probs = student.predict_proba(texts, pairs, batch_size=batch_size)
+        write_predictions(sys.stdout, student.labels.names, probs, write_jsonl, proba, batch if write_jsonl else None)
+        seen += len(batch)
+    if empty > 5 or unknown > 5:
+        say(f"warning: {empty:,} empty inputs and {unknown:,} with nothing the model knows, of {seen:,}")
 
 
 def bench(

@@ -1,82 +1,181 @@
-"""Reading prediction input (lines or JSON lines, file or stdin) and writing labels/probabilities."""
+"""Prediction input and output for ``textdistill predict``: streamed, so it works in a pipe.
+
+Input is read record by record: plain text (one text per line), JSON lines ({"text": ..., "text_pair": ...,
+any other fields}), or a table (CSV/TSV/Parquet, read whole). A batch is answered as soon as it is full or the
+input pauses, and every answer is flushed, so ``producer | textdistill predict model | consumer`` flows line by
+line. With JSON lines, the input's other fields (an ``id``) are written back beside the label.
+"""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import queue
 import sys
+import threading
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
 from ..errors import DataError
 
+FORMATS = ("auto", "text", "jsonl", "csv", "tsv", "parquet")
+_END = object()
 
-def _decode(raw: bytes, source: str) -> str:
+
+def _decode(raw: bytes, source: str, line: int) -> str:
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
         raise DataError(f"{source}: not valid UTF-8 (line {line}, byte {exc.start})") from None
-    return text[1:] if text.startswith("\ufeff") else text
 
 
-def read_prediction_input(path: Path | None, jsonl: bool):
-    """Texts (and pairs) from a file or stdin. Plain text: one text per line. JSONL: text / text_pair keys."""
+def looks_like_table(path: Path, fmt: str) -> bool:
+    """A .csv/.tsv file is read as a table only if it is one: a header naming a text column, or rows that
+    consistently have two or more fields. Anything else is plain text, one text per line."""
+    from ..data.readers import TEXT_NAMES
+
+    raw = Path(path).read_bytes()[: 1 << 20]
+    if raw[:2] == b"\x1f\x8b":
+        import gzip
+
+        try:
+            raw = gzip.decompress(Path(path).read_bytes())[: 1 << 20]
+        except (EOFError, OSError) as exc:
+            raise DataError(f"{path}: corrupt or truncated gzip file ({exc})") from None
+    text = raw.decode("utf-8", errors="replace").lstrip("\ufeff")
+    delimiter = "\t" if fmt == "tsv" else ","
+    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))[:50]
+    rows = [r for r in rows if r]
+    if not rows:
+        return False
+    header = [c.strip().lower() for c in rows[0]]
+    if any(name in header for name in TEXT_NAMES):
+        return True
+    widths = {len(r) for r in rows}
+    return len(widths) == 1 and widths.pop() >= 2
+
+
+def input_format(path: Path | None, fmt: str, jsonl: bool) -> str:
+    """The format ``predict`` reads: the user's ``--format``, else JSON lines for --jsonl or a .jsonl file, tables
+    for .parquet and for .csv/.tsv files that are tables, plain text otherwise (stdin included)."""
+    if fmt not in FORMATS:
+        raise DataError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if fmt != "auto":
+        return fmt
+    if jsonl:
+        return "jsonl"
     if path is None or str(path) == "-":
-        source = "stdin"
-        raw = sys.stdin.buffer.read()
+        return "text"
+    name = str(path).lower().removesuffix(".gz")
+    if name.endswith((".jsonl", ".json", ".ndjson")):
+        return "jsonl"
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    for ext, kind in ((".csv", "csv"), (".tsv", "tsv"), (".tab", "tsv")):
+        if name.endswith(ext):
+            return kind if looks_like_table(path, kind) else "text"
+    return "text"
+
+
+def _lines(path: Path | None) -> Iterator[tuple[int, bytes]]:
+    """(line number, raw line without its newline) from a file (gzip or not) or stdin, as it arrives."""
+    if path is None or str(path) == "-":
+        stream = sys.stdin.buffer
     else:
-        source = str(path)
         if not Path(path).exists():
             raise DataError(f"no such file: {path}")
-        if not str(path).endswith((".txt", ".jsonl", ".txt.gz", ".jsonl.gz")):
-            from ..data.readers import read_dataset
-
-            ds = read_dataset(path, label=None)
-            return ds.texts, ds.pairs, jsonl
-        raw = Path(path).read_bytes()
-        if raw[:2] == b"\x1f\x8b":
+        with open(path, "rb") as f:
+            gz = f.read(2) == b"\x1f\x8b"
+        if gz:
             import gzip
 
+            stream = gzip.open(path, "rb")
+        else:
+            stream = open(path, "rb")
+    for number, raw in enumerate(iter(stream.readline, b""), 1):
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        yield number, raw.rstrip(b"\n").removesuffix(b"\r")
+
+
+def records(path: Path | None, fmt: str) -> Iterator[dict]:
+    """Input records: {"text": ..., "text_pair"?: ..., other fields...}, in input order."""
+    source = "stdin" if path is None or str(path) == "-" else str(path)
+    if fmt in ("csv", "tsv", "parquet"):
+        from ..data.readers import read_dataset
+
+        ds = read_dataset(path, label=None, format=fmt)
+        for i, text in enumerate(ds.texts):
+            yield {"text": text} if ds.pairs is None else {"text": text, "text_pair": ds.pairs[i]}
+        return
+    try:
+        for number, raw in _lines(path):
+            line = _decode(raw, source, number)
+            if fmt == "text":
+                yield {"text": line}
+                continue
+            if not line.strip():
+                continue
             try:
-                raw = gzip.decompress(raw)
-            except (EOFError, OSError) as exc:
-                raise DataError(f"{source}: corrupt or truncated gzip file ({exc})") from None
-        jsonl = jsonl or ".jsonl" in str(path)
-    text = _decode(raw, source)
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    lines = [line[:-1] if line.endswith("\r") else line for line in lines]
-    if not jsonl:
-        return lines, None, False
-    texts, pairs = [], []
-    for i, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{source}: line {number} is not valid JSON ({exc.msg})") from None
+            if isinstance(obj, str):
+                obj = {"text": obj}
+            if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+                raise DataError(f'{source}: line {number} has no "text" string')
+            if "text_pair" in obj and not isinstance(obj["text_pair"], str):
+                raise DataError(f'{source}: line {number}: "text_pair" must be a string')
+            yield obj
+    except OSError as exc:
+        raise DataError(f"{source}: cannot be read ({exc})") from None
+
+
+def batches(items: Iterator[dict], batch_size: int, max_wait: float) -> Iterator[list[dict]]:
+    """Batches of up to ``batch_size`` records; a batch goes out early once ``max_wait`` seconds pass without more
+    input (records are read on a thread, so a slow producer never leaves a finished answer waiting)."""
+    q: queue.Queue = queue.Queue(maxsize=4 * batch_size)
+
+    def reader():
         try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{source}: line {i} is not valid JSON ({exc.msg})") from None
-        if isinstance(obj, str):
-            obj = {"text": obj}
-        if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
-            raise DataError(f'{source}: line {i} has no "text" string')
-        texts.append(obj["text"])
-        pairs.append(obj.get("text_pair"))
-    if all(p is None for p in pairs):
-        pairs = None
-    elif any(p is None for p in pairs):
-        raise DataError(f'{source}: some lines have "text_pair" and others do not')
-    return texts, pairs, True
+            for item in items:
+                q.put(item)
+        except BaseException as exc:  # handed to the consumer: it raises it in the main thread
+            q.put(exc)
+        q.put(_END)
+
+    threading.Thread(target=reader, daemon=True).start()
+    batch: list[dict] = []
+    while True:
+        try:
+            item = q.get(timeout=max_wait) if batch else q.get()
+        except queue.Empty:
+            yield batch
+            batch = []
+            continue
+        if item is _END:
+            break
+        if isinstance(item, BaseException):
+            raise item
+        batch.append(item)
+        if len(batch) >= batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
-def write_predictions(stream, names: list[str], probs: np.ndarray, jsonl: bool, proba: bool) -> None:
+def write_predictions(stream, names: list[str], probs: np.ndarray, jsonl: bool, proba: bool,
+                      extras: list[dict] | None = None) -> None:
     best = probs.argmax(axis=-1)
     out = []
-    for row, k in zip(probs, best):
+    for i, (row, k) in enumerate(zip(probs, best)):
         if jsonl:
-            obj = {"label": names[k]}
+            obj = {key: v for key, v in (extras[i] if extras else {}).items() if key not in ("text", "text_pair")}
+            obj["label"] = names[k]
             if proba:
                 obj["probabilities"] = {n: round(float(p), 6) for n, p in zip(names, row)}
             out.append(json.dumps(obj, ensure_ascii=False))
@@ -84,5 +183,6 @@ def write_predictions(stream, names: list[str], probs: np.ndarray, jsonl: bool, 
             out.append(names[k] + "\t" + "\t".join(f"{n}:{p:.6f}" for n, p in zip(names, row)))
         else:
             out.append(names[k])
-    stream.write("\n".join(out) + ("\n" if out else ""))
-    stream.flush()
+    if out:
+        stream.write("\n".join(out) + "\n")
+        stream.flush()

@@ -588,22 +588,26 @@ def read_dataset(
     delimiter: str | None = None,
     require_label: bool = False,
     limit: int | None = None,
+    allow_empty_text: bool = False,
 ) -> TextDataset:
     """Read one data file into a TextDataset.
 
     ``text``/``text_pair``/``label`` name a column or give its 0-based index (int or "1"); left out,
     they are found by well-known names or, in a file without header, guessed from the values.
     ``format`` defaults to the extension (a trailing .gz ignored; gzip is detected from the bytes),
-    ``header=None`` detects a header row, ``limit`` reads at most that many rows.
+    ``header=None`` detects a header row, ``limit`` reads at most that many rows. An empty text in labelled data
+    is an error (nothing to learn from) unless ``allow_empty_text`` (evaluation: the classifier answers it too).
     """
     name = str(path)
     if limit is not None and limit < 1:
         raise DataError(f"{name}: limit must be at least 1, got {limit}")
     data = _read_bytes(path)
-    return _parse(data, name, path, text, text_pair, label, format, header, delimiter, require_label, limit)
+    return _parse(data, name, path, text, text_pair, label, format, header, delimiter, require_label, limit,
+                  allow_empty_text)
 
 
-def _parse(data, name, path, text, text_pair, label, fmt, header, delimiter, require_label, limit) -> TextDataset:
+def _parse(data, name, path, text, text_pair, label, fmt, header, delimiter, require_label, limit,
+           allow_empty_text=False) -> TextDataset:
     if not data.strip():
         raise DataError(f"{name}: file is empty")
     if delimiter is not None:
@@ -635,7 +639,7 @@ def _parse(data, name, path, text, text_pair, label, fmt, header, delimiter, req
     labels = _label_column(table, lab, name, explicit=label is not None or require_label) if lab is not None else None
     if labels is None and require_label:
         raise DataError(f"{name}: the label column {table.names[lab]!r} is empty")
-    unlabeled = labels is None
+    unlabeled = labels is None or allow_empty_text
     return TextDataset(
         texts=_text_column(table, t, "text", name, unlabeled),
         pairs=_text_column(table, p, "text_pair", name, unlabeled) if p is not None else None,

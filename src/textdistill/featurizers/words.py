@@ -15,7 +15,7 @@ import numpy as np
 
 from ..config import option
 from ..errors import check
-from .ngrams import TOKEN_PATTERN
+from .ngrams import TOKEN_PATTERN, UnicodeTokenizer, normalize_text
 
 PAD, UNK, MASK = 0, 1, 2
 RESERVED = ["<pad>", "<unk>", "<mask>"]
@@ -34,19 +34,22 @@ class WordConfig:
     lowercase: bool = option(True, "Lowercase texts before tokenising.")
     mask_token: str = option("[MASK]", cli=False)  # the teacher's mask token, set by the pipeline
     token_pattern: str = option(TOKEN_PATTERN, "Regular expression of a token.")
+    version: int = option(2, cli=False)  # 2: the n-gram featurizer's tokens (CJK/Thai split, NFKC); 1: the old regex
 
     def __post_init__(self):
         check(self.max_words >= 1, f"max_words must be >= 1, got {self.max_words}")
         check(self.min_count >= 1, f"min_count must be >= 1, got {self.min_count}")
         check(self.max_tokens >= 1, f"max_tokens must be >= 1, got {self.max_tokens}")
         check(bool(self.mask_token.strip()), "mask_token must not be empty")
+        check(self.version in (1, 2), f"unknown word tokenizer version {self.version} (this textdistill knows 1, 2)")
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 class WordTokenizer:
-    """Regex word tokenizer (words and punctuation runs, the mask token kept whole), batched like the n-grams'."""
+    """Word tokenizer: the n-gram featurizer's tokens (version 2) or the old regex (version 1); the mask token that
+    augmentation writes is kept whole."""
 
     def __init__(self, config: WordConfig):
         self.config = config
@@ -77,12 +80,56 @@ class WordTokenizer:
         return tokens, lengths
 
 
+class UnicodeWordTokenizer(WordTokenizer):
+    """Version 2: tokens by the shared character table (CJK and Thai characters one token each, marks kept with
+    their letter, NFKC), memoised per whitespace chunk; the mask token is cut out before tokenising."""
+
+    def __init__(self, config: WordConfig):
+        super().__init__(config)
+        self._tok = UnicodeTokenizer(config.token_pattern, config.lowercase, strip_html=True)
+        self._memo: dict[str, tuple[str, ...]] = {}
+        self.mask = normalize_text(config.mask_token, config.lowercase, True)
+
+    def _chunk_tokens(self, chunk: str) -> tuple[str, ...]:
+        got = self._memo.get(chunk)
+        if got is None:
+            if len(self._memo) > 2_000_000:
+                self._memo.clear()
+            got = self._memo[chunk] = tuple(self._tok.tokenize(chunk))
+        return got
+
+    def tokenize(self, text: str) -> list[str]:
+        normalized = self._tok.normalize(text)
+        pieces = normalized.split(self.mask) if self.mask in normalized else [normalized]
+        out: list[str] = []
+        for i, piece in enumerate(pieces):
+            if i:
+                out.append(self.mask)
+            for chunk in piece.split():
+                out.extend(self._chunk_tokens(chunk))
+        return out
+
+    def tokenize_batch(self, texts: Sequence[str]) -> tuple[list[str], np.ndarray]:
+        tokens: list[str] = []
+        lengths = np.empty(len(texts), dtype=np.int64)
+        for k, text in enumerate(texts):
+            before = len(tokens)
+            tokens.extend(self.tokenize(text))
+            lengths[k] = len(tokens) - before
+        return tokens, lengths
+
+
+def word_tokenizer(config: WordConfig) -> WordTokenizer:
+    """The tokenizer a word config asks for."""
+    return UnicodeWordTokenizer(config) if config.version == 2 else WordTokenizer(config)
+
+
 class WordVocab:
     """Word list (index = id) built from training texts by frequency; ``encode`` gives ragged id arrays."""
 
     def __init__(self, words: Sequence[str], config: WordConfig | None = None):
         self.config = config or WordConfig()
-        self.tokenizer = WordTokenizer(self.config)
+        self.tokenizer = word_tokenizer(self.config)
         words = list(words)
         if words[: len(RESERVED)] != RESERVED:
             words = RESERVED + [w for w in words if w not in RESERVED]
@@ -93,7 +140,7 @@ class WordVocab:
     @classmethod
     def build(cls, texts: Iterable[str], config: WordConfig | None = None, chunk: int = 10_000) -> "WordVocab":
         config = config or WordConfig()
-        tok = WordTokenizer(config)
+        tok = word_tokenizer(config)
         counts: Counter = Counter()
         texts = list(texts)
         for start in range(0, len(texts), chunk):

@@ -36,18 +36,6 @@ def resolve(ref):
     return getattr(importlib.import_module(module), attr)
 
 
-_CONTROLLER = None
-
-
-def _blas_limit(threads: int):
-    global _CONTROLLER
-    from threadpoolctl import ThreadpoolController
-
-    if _CONTROLLER is None:
-        _CONTROLLER = ThreadpoolController()
-    return _CONTROLLER.limit(limits=threads, user_api="blas")
-
-
 def softmax(logits: np.ndarray) -> np.ndarray:
     z = logits - logits.max(axis=-1, keepdims=True)
     np.exp(z, out=z)
@@ -93,21 +81,23 @@ class Student:
     def logits_batch(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> np.ndarray:
         return self.logits_from_features(self.featurize(texts, pairs))
 
-    blas_threads: int | None = 1  # small matmuls: one BLAS thread is fastest and never spins against a busy core
-
     def predict_logits(self, texts, pairs=None, batch_size: int | None = None) -> np.ndarray:
-        """Raw scores (n_texts, n_classes), columns in the order of ``classes_``."""
-        if self.blas_threads is None:
-            return self._predict_logits(texts, pairs, batch_size)
-        with _blas_limit(self.blas_threads):
-            return self._predict_logits(texts, pairs, batch_size)
+        """Raw scores (n_texts, n_classes), columns in the order of ``classes_``.
 
-    def _predict_logits(self, texts, pairs=None, batch_size: int | None = None) -> np.ndarray:
+        Thread-safe: a call keeps its scratch state to itself and changes no process-wide setting (thread counts,
+        BLAS limits), so one loaded student can serve many threads at once.
+        """
         texts = [texts] if isinstance(texts, str) else list(texts)
         if isinstance(pairs, str):
             pairs = [pairs]
-        if pairs is not None and len(pairs) != len(texts):
-            raise DataError(f"got {len(texts)} texts but {len(pairs)} pairs")
+        if pairs is not None:
+            pairs = list(pairs)
+            if len(pairs) != len(texts):
+                raise DataError(f"got {len(texts)} texts but {len(pairs)} pairs")
+        for seq in (texts, pairs or ()):
+            bad = next((i for i, t in enumerate(seq) if not isinstance(t, str)), None)
+            if bad is not None:
+                raise DataError(f"text #{bad} is {type(seq[bad]).__name__}, not a string")
         bs = batch_size or self.default_batch_size
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)

@@ -58,6 +58,17 @@ class BiLSTMStudent(SequenceStudent):
         self._b = np.concatenate([w["lstm.bias_ih_l0"] + w["lstm.bias_hh_l0"],
                                   w["lstm.bias_ih_l0_reverse"] + w["lstm.bias_hh_l0_reverse"]]).astype(np.float32)
         self._w_hh = [np.ascontiguousarray(w["lstm.weight_hh_l0"].T), np.ascontiguousarray(w["lstm.weight_hh_l0_reverse"].T)]
+        # the compiled path: [W_ih; W_hh] per direction, so [x_t, h_t-1] times it gives the gates
+        H4 = 4 * self.lstm_dim
+        self._wx_f = np.ascontiguousarray(np.concatenate([self._w_ih[:, :H4], self._w_hh[0]]), dtype=np.float32)
+        self._wx_b = np.ascontiguousarray(np.concatenate([self._w_ih[:, H4:], self._w_hh[1]]), dtype=np.float32)
+        self._bias_f, self._bias_b = np.ascontiguousarray(self._b[:H4]), np.ascontiguousarray(self._b[H4:])
+
+    def encode_ragged(self, ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        from .kernels import bilstm_encode
+
+        lengths = np.diff(np.append(offsets, len(ids)))
+        return bilstm_encode(ids, offsets, lengths, self.embedding, self._wx_f, self._bias_f, self._wx_b, self._bias_b)
 
     def encode(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         batch, width = ids.shape

@@ -57,6 +57,19 @@ class CNNStudent(SequenceStudent):
         for j, w in enumerate(self.widths):
             kernel = weights[f"convs.{j}.weight"]
             self._taps.append(np.ascontiguousarray(np.concatenate([kernel[:, :, k].T for k in range(w)], axis=1)))
+        # the compiled path: one projection for all widths, each width's taps side by side
+        self._all_taps = np.ascontiguousarray(np.concatenate(self._taps, axis=1))
+        self._widths_arr = np.array(self.widths, dtype=np.int64)
+        filters = self._taps[0].shape[1] // self.widths[0]
+        self._cols = np.concatenate([[0], np.cumsum(self._widths_arr * filters)[:-1]]).astype(np.int64)
+        self._biases = np.stack([weights[f"convs.{j}.bias"] for j in range(len(self.widths))]).astype(np.float32)
+
+    def encode_ragged(self, ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        from .kernels import cnn_encode
+
+        lengths = np.diff(np.append(offsets, len(ids)))
+        proj = self.embedding[ids] @ self._all_taps  # one product over the batch's tokens (K = 50: BLAS wins here)
+        return cnn_encode(proj, offsets, lengths, self._widths_arr, self._cols, self._biases)
 
     def encode(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         batch, width = ids.shape

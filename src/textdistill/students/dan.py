@@ -1,12 +1,18 @@
-"""Deep Averaging Network over n-grams (Sparse Distillation): numpy inference of a saved DAN.
+"""Deep Averaging Network over n-grams (Sparse Distillation): the numpy runtime of a saved DAN.
 
-logits = W2 · ReLU(W1 · mean(E[ngram rows]) + b1) + b2. For sentence pairs each side is pooled separately and
-the head reads [h1, h2, h1*h2, |h1-h2|]. Pooling runs torch's EmbeddingBag kernel when torch is installed and a
-scipy sparse product otherwise (``pooling.py``).
+logits = W2 · ReLU(W1 · mean(E[ngram rows]) + b1) + b2. For a single-text student the first layer is folded into
+the table at save time (E' = E · W1ᵀ, exact: both are linear and dropout is off at inference), so predicting is a
+mean of rows of E', a ReLU and a tiny output layer. Tables are stored as float32, float16 or int8 with one scale
+per row, and are memory-mapped at load: loading costs milliseconds and a process pays only for the rows it reads.
+
+Prediction runs the compiled kernels (numba) when they are installed, else numpy; neither changes a process-wide
+setting, and one loaded student can serve many threads at once. For sentence pairs each side is pooled separately
+and the head reads [h1, h2, h1*h2, |h1-h2|] (no folding).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -14,22 +20,61 @@ import numpy as np
 
 from ..config import option
 from ..data.readers import LabelMap
-from ..errors import DataError, ModelError, check
-from ..featurizers.ngrams import NgramConfig, NgramFeaturizer
+from ..errors import ConfigError, DataError, ModelError, check
+from ..featurizers.ngrams import FEATURIZER_VERSION, NgramConfig, NgramFeaturizer
 from ..persistence import load_tensors, save_tensors
-from .pooling import mean_pool, resolve_backend
 from .base import Student, register
+from .pooling import half_lut, kernel_table, mean_pool
+
+DTYPES = ("float32", "float16", "int8")
+PRUNE_BY = ("frequency", "norm")
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str | int | None) -> int | None:
+    """'50MB' -> 50,000,000 bytes ('MiB' = 2**20; a bare number is bytes)."""
+    if text is None or isinstance(text, int):
+        return text
+    m = _SIZE.match(str(text))
+    if not m:
+        raise ConfigError(f"size {text!r}: expected a number of bytes or e.g. 50MB, 1.5GB, 800KiB")
+    value, unit = float(m.group(1)), (m.group(2) or "b").lower()
+    scale = {"b": 1, "k": 1e3, "kb": 1e3, "m": 1e6, "mb": 1e6, "g": 1e9, "gb": 1e9,
+             "kib": 2**10, "ki": 2**10, "mib": 2**20, "mi": 2**20, "gib": 2**30, "gi": 2**30}[unit]
+    return int(value * scale)
+
+
+@dataclass
+class StorageConfig:
+    """How a DAN's table is stored (at distill time, or later with ``textdistill compress``)."""
+
+    dtype: str = option("float16", "dan: table storage: float32, float16 or int8 (one scale per row).")
+    max_rows: int | None = option(None, "dan: keep at most this many n-gram rows (drop the rest, see --prune-by).")
+    max_size: str | None = option(None, "dan: keep as many rows as fit in this size on disk, e.g. 50MB.")
+    prune_by: str = option("norm", "dan: rows to drop first: norm (the rows that move a prediction least) or "
+                                   "frequency (the n-grams rarest in training).")
+    fold: bool = option(True, "dan: fold the first layer into the table (single-text students; exact).")
+
+    def __post_init__(self):
+        check(self.dtype in DTYPES, f"dtype must be one of {', '.join(DTYPES)}, not {self.dtype!r}")
+        check(self.prune_by in PRUNE_BY, f"prune_by must be frequency or norm, not {self.prune_by!r}")
+        check(self.max_rows is None or self.max_rows >= 1, f"max_rows must be >= 1, got {self.max_rows}")
+        parse_size(self.max_size)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 @dataclass
 class DANConfig:
-    """Architecture and featurizer of a DAN student."""
+    """Architecture, featurizer and storage of a DAN student."""
 
-    embedding_dim: int = option(512, "dan: width of the n-gram embedding table.")
-    hidden_dim: int = option(512, "Width of the ReLU layer (dan 512, bilstm/cnn 200).")
+    embedding_dim: int = option(256, "Embedding width (dan 256; bilstm/cnn: the vectors').")
+    hidden_dim: int = option(128, "Width of the ReLU layer (dan 128, bilstm/cnn 200).")
     dropout: float = option(0.1, "Dropout (dan/bilstm 0.1, cnn 0.5).")
     embedding_lr: float = option(1e-3, "Learning rate of the embedding table.")
-    ngrams: NgramConfig = option(default_factory=NgramConfig)
+    ngrams: NgramConfig = option(default_factory=lambda: NgramConfig(min_count=2))
+    storage: StorageConfig = option(default_factory=StorageConfig)
 
     def __post_init__(self):
         check(self.embedding_dim >= 1 and self.hidden_dim >= 1, "embedding_dim and hidden_dim must be >= 1")
@@ -37,6 +82,8 @@ class DANConfig:
         check(self.embedding_lr > 0, "embedding_lr must be > 0")
         if isinstance(self.ngrams, dict):
             self.ngrams = NgramConfig(**self.ngrams)
+        if isinstance(self.storage, dict):
+            self.storage = StorageConfig(**self.storage)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -46,9 +93,27 @@ def pair_features(h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
     return np.concatenate([h1, h2, h1 * h2, np.abs(h1 - h2)], axis=-1)
 
 
+def quantize_int8(table: np.ndarray, chunk: int = 1 << 16) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric int8 per row: q = round(row / scale), scale = max|row| / 127 (a zero row keeps scale 1)."""
+    q = np.empty(table.shape, dtype=np.int8)
+    scale = np.empty(table.shape[0], dtype=np.float32)
+    for start in range(0, table.shape[0], chunk):
+        block = np.asarray(table[start : start + chunk], dtype=np.float32)
+        s = np.abs(block).max(axis=1) / 127.0
+        s[s == 0] = 1.0
+        q[start : start + chunk] = np.clip(np.rint(block / s[:, None]), -127, 127)
+        scale[start : start + chunk] = s
+    return q, scale
+
+
+def dequantize(table: np.ndarray, scales: np.ndarray | None) -> np.ndarray:
+    out = np.asarray(table, dtype=np.float32)
+    return out * scales[:, None] if scales is not None else out
+
+
 @register
 class DANStudent(Student):
-    """A trained DAN: featurizer + embedding table + two-layer head, runnable with numpy alone."""
+    """A trained DAN: featurizer + embedding table + head, runnable with numpy alone (numba makes it fast)."""
 
     student_type = "dan"
     default_batch_size = 256
@@ -58,49 +123,188 @@ class DANStudent(Student):
     description = "Deep Averaging Network over word n-grams (Sparse Distillation): the fast one"
 
     def __init__(self, featurizer: NgramFeaturizer, weights: dict[str, np.ndarray], labels: LabelMap,
-                 pair: bool = False, metadata: dict | None = None, pooling: str = "auto"):
+                 pair: bool = False, metadata: dict | None = None, folded: bool = False):
         super().__init__(labels, metadata)
-        self.pooling = pooling
         self.featurizer = featurizer
         self.pair = pair
+        self.folded = folded
         self.embedding = weights["embedding"]
-        self.w1, self.b1 = weights["hidden.weight"], weights["hidden.bias"]
-        self.w2, self.b2 = weights["output.weight"], weights["output.bias"]
-        self._w1t = np.ascontiguousarray(self.w1.T)
+        self.scales = weights.get("embedding.scale")
+        if self.embedding.dtype not in (np.float32, np.float16, np.int8):
+            raise ModelError(f"DAN table of dtype {self.embedding.dtype} (expected float32, float16 or int8)")
+        if (self.embedding.dtype == np.int8) != (self.scales is not None):
+            raise ModelError("an int8 DAN table needs its per-row scales (embedding.scale), and only it has them")
+        self.w1 = None if folded else np.asarray(weights["hidden.weight"], dtype=np.float32)
+        self.b1 = np.ascontiguousarray(weights["hidden.bias"], dtype=np.float32)
+        self.w2 = np.ascontiguousarray(weights["output.weight"], dtype=np.float32)
+        self.b2 = np.ascontiguousarray(weights["output.bias"], dtype=np.float32)
+        self._w1t = None if folded else np.ascontiguousarray(self.w1.T)
         self._w2t = np.ascontiguousarray(self.w2.T)
+        self._ktable = kernel_table(self.embedding)
+        self._kscales = self.scales if self.scales is not None else np.ones(1, dtype=np.float32)
+        self._pool_compiled: bool | None = None if featurizer.backend != "numpy" else False
 
-    @property
-    def pooling(self) -> str:
-        """The pooling kernel in use: ``torch`` or ``scipy`` (set ``auto``, ``torch`` or ``scipy``)."""
-        return self._pooling
-
-    @pooling.setter
-    def pooling(self, backend: str) -> None:
-        self._pooling = resolve_backend(backend)
+    def set_backend(self, backend: str) -> "DANStudent":
+        """``auto`` (compiled kernels when numba is installed) or ``numpy`` (the pure-numpy path, same ids)."""
+        check(backend in ("auto", "numpy"), f"backend must be auto or numpy, not {backend!r}")
+        self.featurizer = self.featurizer.with_backend(backend)
+        self._pool_compiled = None if backend == "auto" else False
+        return self
 
     @property
     def embedding_dim(self) -> int:
         return self.embedding.shape[1]
 
-    def featurize(self, texts, pairs=None):
+    @property
+    def hidden_dim(self) -> int:
+        return self.b1.shape[0]
+
+    @property
+    def table_dtype(self) -> str:
+        return str(self.embedding.dtype)
+
+    @property
+    def compiled(self) -> bool:
+        """True when predictions run the compiled kernels."""
+        return self.featurizer.compiled
+
+    # -- prediction ------------------------------------------------------------------------------------------
+    def _check_pairs(self, pairs) -> None:
         if self.pair and pairs is None:
             raise DataError("this student classifies text pairs, but the input has no second text (text_pair)")
         if not self.pair and pairs is not None:
             raise DataError("this student classifies single texts, but the input has text pairs")
+
+    def featurize(self, texts, pairs=None):
+        self._check_pairs(pairs)
         first = self.featurizer.transform(texts)
         return (first, self.featurizer.transform(pairs)) if self.pair else (first,)
 
-    def logits_from_features(self, features) -> np.ndarray:
-        h = mean_pool(self.embedding, *features[0], backend=self._pooling, threads=self.blas_threads)
-        if self.pair:
-            h = pair_features(h, mean_pool(self.embedding, *features[1], backend=self._pooling,
-                                           threads=self.blas_threads))
-        z = h @ self._w1t
-        z += self.b1
+    def _pool(self, rows, offsets) -> np.ndarray:
+        return mean_pool(self.embedding, rows, offsets, self.scales, compiled=self._pool_compiled)
+
+    def _head(self, h: np.ndarray) -> np.ndarray:
+        if self.folded:
+            k = self.featurizer.tokenizer.kernels if self.compiled else None
+            if k is not None:
+                return k.folded_head(h, self.b1, self.w2, self.b2)
+            z = h + self.b1
+        else:
+            z = h @ self._w1t
+            z += self.b1
         np.maximum(z, 0, out=z)
         out = z @ self._w2t
         out += self.b2
         return out
+
+    def logits_from_features(self, features) -> np.ndarray:
+        h = self._pool(*features[0])
+        if self.pair:
+            h = pair_features(h, self._pool(*features[1]))
+        return self._head(h)
+
+    def pooled(self, texts) -> tuple[np.ndarray, np.ndarray]:
+        """(mean row of each text, number of known n-grams of each text): one compiled pass over the bytes."""
+        f = self.featurizer
+        c, idx = f.config, f.index_
+        data, starts = f.tokenizer.encode(texts)
+        return f.tokenizer.kernels.pool_texts(data, starts, f.tokenizer.classes, c.min_n, c.max_n, idx.keys,
+                                              idx.rows, idx.shift, c.buckets, f.vocab_size, self._ktable,
+                                              self._kscales, half_lut())
+
+    def logits_batch(self, texts, pairs=None) -> np.ndarray:
+        if self.compiled and not self.pair and pairs is None:
+            return self._head(self.pooled(texts)[0])
+        return self.logits_from_features(self.featurize(texts, pairs))
+
+    def known_ngrams(self, texts, pairs=None) -> np.ndarray:
+        """How many of each text's n-grams the vocabulary knows (0: the prediction is the model's prior)."""
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        self._check_pairs(pairs)
+        if self.compiled and not self.pair:
+            return self.pooled(texts)[1] if texts else np.zeros(0, dtype=np.int64)
+        counts = []
+        for side in [texts] + ([list(pairs)] if pairs is not None else []):
+            rows, offsets = self.featurizer.transform(side)
+            counts.append(np.diff(np.append(offsets, len(rows))))
+        return np.sum(counts, axis=0) if counts else np.zeros(0, dtype=np.int64)
+
+    # -- size ------------------------------------------------------------------------------------------------
+    def head_weights(self) -> dict[str, np.ndarray]:
+        head = {"hidden.bias": self.b1, "output.weight": self.w2, "output.bias": self.b2}
+        if not self.folded:
+            head["hidden.weight"] = self.w1
+        return head
+
+    def folded_copy(self) -> "DANStudent":
+        """The same model with the first layer folded into the table (single-text students only)."""
+        if self.folded or self.pair:
+            return self
+        table = dequantize(self.embedding, self.scales)
+        folded = np.empty((table.shape[0], self.hidden_dim), dtype=np.float32)
+        for start in range(0, table.shape[0], 1 << 16):
+            np.matmul(table[start : start + (1 << 16)], self._w1t, out=folded[start : start + (1 << 16)])
+        weights = {"embedding": folded, "hidden.bias": self.b1, "output.weight": self.w2, "output.bias": self.b2}
+        return DANStudent(self.featurizer, weights, self.labels, self.pair, dict(self.metadata), folded=True)
+
+    def compressed(self, dtype: str | None = None, max_rows: int | None = None, max_size=None,
+                   prune_by: str = "norm", fold: bool = True) -> "DANStudent":
+        """A smaller copy: folded (where exact), rows pruned to a budget, the table stored as float16 or int8.
+
+        ``max_size`` (bytes or '50MB') sets the row budget from what one row costs on disk. Pruning by norm (the
+        default) keeps the rows that move a prediction most (measured on SST-2: it loses far less than pruning by
+        frequency, which keeps the n-grams seen most in training; rows are ranked so). Hash-bucket rows are kept.
+        """
+        dtype = dtype or self.table_dtype
+        check(dtype in DTYPES, f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
+        check(prune_by in PRUNE_BY, f"prune_by must be frequency or norm, not {prune_by!r}")
+        model = self.folded_copy() if fold else self
+        table = model.embedding
+        scales = model.scales
+        vocab = self.featurizer.vocab_size
+        budget = vocab if max_rows is None else min(vocab, int(max_rows))
+        size = parse_size(max_size)
+        if size is not None:
+            per_row = table.shape[1] * np.dtype(dtype).itemsize + (4 if dtype == "int8" else 0) + 8
+            fixed = sum(v.nbytes for v in model.head_weights().values()) + (table.shape[0] - vocab) * (per_row - 8)
+            fit = (size - fixed - 16_384) // per_row  # ~16 KB for the JSON files and safetensors headers
+            if fit < 1:
+                raise ConfigError(f"max_size {max_size}: not even one row fits (the head alone is {fixed:,} bytes)")
+            budget = min(budget, int(fit))
+        keep = np.arange(vocab)
+        if budget < vocab:
+            if prune_by == "frequency":
+                keep = keep[:budget]
+            else:
+                norms = np.empty(vocab, dtype=np.float32)
+                for start in range(0, vocab, 1 << 16):
+                    block = dequantize(table[start : start + (1 << 16)],
+                                       None if scales is None else scales[start : start + (1 << 16)])
+                    norms[start : start + len(block)] = np.linalg.norm(block, axis=1)
+                keep = np.sort(np.argsort(-norms[:vocab], kind="stable")[:budget])
+        rows = np.concatenate([keep, np.arange(vocab, table.shape[0])])  # bucket rows stay
+        kept = dequantize(table[rows], None if scales is None else scales[rows])
+        weights = dict(model.head_weights())
+        if dtype == "int8":
+            weights["embedding"], weights["embedding.scale"] = quantize_int8(kept)
+        else:
+            weights["embedding"] = kept.astype(dtype)
+        featurizer = NgramFeaturizer(self.featurizer.config, backend=self.featurizer.backend)
+        counts = self.featurizer.counts_
+        featurizer.set_vocabulary(self.featurizer.ranked_hashes()[keep], None if counts is None else counts[keep])
+        meta = dict(self.metadata)
+        meta["storage"] = {"dtype": dtype, "rows": int(len(keep)), "rows_before": int(vocab), "prune_by": prune_by,
+                           "folded": model.folded}
+        return DANStudent(featurizer, weights, self.labels, self.pair, meta, folded=model.folded)
+
+    def nbytes(self) -> int:
+        """Bytes of the weights and the vocabulary (what the directory holds, less its JSON)."""
+        return (self.embedding.nbytes + (0 if self.scales is None else self.scales.nbytes)
+                + sum(v.nbytes for v in self.head_weights().values()) + 8 * self.featurizer.vocab_size)
+
+    def describe(self) -> str:
+        return (f"{self.featurizer.vocab_size:,} n-grams x {self.embedding_dim} {self.table_dtype}"
+                f"{' (first layer folded in)' if self.folded else ''}, {self.nbytes() / 1e6:,.1f} MB")
 
     # -- persistence -----------------------------------------------------------------------------------------
     def config(self) -> dict:
@@ -108,34 +312,67 @@ class DANStudent(Student):
             "featurizer": self.featurizer.config.to_dict(),
             "vocab_size": self.featurizer.vocab_size,
             "embedding_dim": self.embedding_dim,
-            "hidden_dim": self.w1.shape[0],
+            "hidden_dim": self.hidden_dim,
             "num_classes": self.w2.shape[0],
             "pair": self.pair,
+            "folded": self.folded,
+            "table_dtype": self.table_dtype,
         }
 
     def _save_weights(self, path: Path) -> None:
         save_tensors(path / "vocab.safetensors", {"ngram_hashes": self.featurizer.ranked_hashes()})
-        save_tensors(path / "model.safetensors", {
-            "embedding": self.embedding, "hidden.weight": self.w1, "hidden.bias": self.b1,
-            "output.weight": self.w2, "output.bias": self.b2,
-        })
+        tensors = {"embedding": self.embedding, **self.head_weights()}
+        if self.scales is not None:
+            tensors["embedding.scale"] = self.scales
+        save_tensors(path / "model.safetensors", tensors)
 
     @classmethod
     def _load(cls, path: Path, config: dict, labels: LabelMap) -> "DANStudent":
         try:
-            fconf = NgramConfig(**config["featurizer"])
+            fdict = dict(config["featurizer"])
+            fdict.setdefault("version", 1)  # saved before featurizer versions existed
+            if fdict["version"] > FEATURIZER_VERSION:
+                raise ModelError(f"{path}: featurizer version {fdict['version']} is newer than this textdistill's "
+                                 f"({FEATURIZER_VERSION}); upgrade textdistill")
+            fconf = NgramConfig(**fdict)
+            featurizer = NgramFeaturizer(fconf)
             vocab_size, dim = int(config["vocab_size"]), int(config["embedding_dim"])
             hidden, classes = int(config["hidden_dim"]), int(config["num_classes"])
+            folded, pair = bool(config.get("folded", False)), bool(config.get("pair", False))
+            dtype = str(config.get("table_dtype", "float32"))
+        except ConfigError as exc:
+            raise ModelError(f"{path}/config.json: bad featurizer settings ({exc})") from None
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"{path}/config.json: incomplete DAN config ({exc})") from None
         if classes != len(labels):
             raise ModelError(f"{path}: {classes} output classes but labels.json names {len(labels)}")
-        vocab = load_tensors(path / "vocab.safetensors", {"ngram_hashes": (vocab_size,)})["ngram_hashes"]
-        head_in = dim * (4 if config.get("pair") else 1)
-        weights = load_tensors(path / "model.safetensors", {
-            "embedding": (vocab_size + fconf.buckets, dim), "hidden.weight": (hidden, head_in),
-            "hidden.bias": (hidden,), "output.weight": (classes, hidden), "output.bias": (classes,),
-        })
-        featurizer = NgramFeaturizer(fconf)
-        featurizer.set_vocabulary(vocab)
-        return cls(featurizer, weights, labels, pair=bool(config.get("pair")), metadata=config.get("metadata", {}))
+        if dtype not in DTYPES:
+            raise ModelError(f"{path}/config.json: unknown table_dtype {dtype!r}")
+        if folded and pair:
+            raise ModelError(f"{path}/config.json: a pair DAN cannot be folded")
+        vocab = load_tensors(path / "vocab.safetensors", {"ngram_hashes": (vocab_size,)}, mmap=True)["ngram_hashes"]
+        if vocab.dtype != np.uint64:
+            raise ModelError(f"{path}/vocab.safetensors: n-gram hashes are {vocab.dtype}, expected uint64")
+        head_in = dim * (4 if pair else 1)
+        expected = {"embedding": (vocab_size + fconf.buckets, dim), "hidden.bias": (hidden,),
+                    "output.weight": (classes, hidden), "output.bias": (classes,)}
+        if not folded:
+            expected["hidden.weight"] = (hidden, head_in)
+        if dtype == "int8":
+            expected["embedding.scale"] = (vocab_size + fconf.buckets,)
+        weights = load_tensors(path / "model.safetensors", expected, mmap=True)
+        weights = {k: v.view(np.ndarray) for k, v in weights.items()}  # plain views of the maps
+        if weights["embedding"].dtype != np.dtype(dtype):
+            raise ModelError(f"{path}/model.safetensors: the table is {weights['embedding'].dtype}, config.json says "
+                             f"{dtype}")
+        for name in expected:
+            if name != "embedding" and not np.isfinite(weights[name]).all():
+                raise ModelError(f"{path}/model.safetensors: tensor {name!r} holds NaN or infinite values")
+        try:
+            featurizer.set_vocabulary(vocab)
+        except ValueError:
+            raise ModelError(f"{path}/vocab.safetensors: duplicate n-gram hashes (a corrupt vocabulary)") from None
+        try:
+            return cls(featurizer, weights, labels, pair=pair, metadata=config.get("metadata", {}), folded=folded)
+        except ModelError as exc:
+            raise ModelError(f"{path}: {exc}") from None

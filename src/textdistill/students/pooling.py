@@ -1,83 +1,58 @@
-"""Mean of embedding-table rows per text: the DAN's hot loop once a text is featurised.
+"""Mean of embedding-table rows per text, for tables stored as float32, float16 or int8 (one scale per row).
 
-Two interchangeable kernels give the same numbers (to float32 rounding). torch's EmbeddingBag kernel is used when
-torch is installed: on long texts over a wide table it pools about four times faster than the scipy product
-(a sparse texts x rows matrix of 1/count weights times the table), which is what a prediction-only install
-(numpy + scipy, no torch) runs. ``TEXTDISTILL_POOLING=scipy`` (or ``torch``) forces one.
+The compiled kernel (``featurizers/kernels.py``) is used when numba is installed; the numpy path (gather the rows,
+convert, sum per text with ``np.add.reduceat``) gives the same numbers to float32 rounding and needs nothing but
+numpy. Neither changes any process-wide setting (no thread counts, no BLAS limits).
 """
 
 from __future__ import annotations
 
-import importlib.util
-import os
-from contextlib import contextmanager
-
 import numpy as np
 
-from ..errors import ConfigError
+from ..featurizers.ngrams import kernels
 
-BACKENDS = ("auto", "torch", "scipy")
-ENV_VAR = "TEXTDISTILL_POOLING"
-
-
-def resolve_backend(backend: str | None = None) -> str:
-    """``auto`` -> ``torch`` when it is installed, else ``scipy``; the environment variable overrides ``auto``."""
-    backend = backend or "auto"
-    if backend == "auto":
-        backend = os.environ.get(ENV_VAR, "auto").strip().lower() or "auto"
-    if backend not in BACKENDS:
-        raise ConfigError(f"unknown pooling backend {backend!r} (choose from {', '.join(BACKENDS)}; "
-                          f"from {ENV_VAR} or the student's `pooling`)")
-    if backend == "auto":
-        return "torch" if importlib.util.find_spec("torch") is not None else "scipy"
-    if backend == "torch" and importlib.util.find_spec("torch") is None:
-        raise ConfigError("pooling backend 'torch' asked for, but torch is not installed (use 'scipy')")
-    return backend
+_LUT: np.ndarray | None = None
 
 
-def mean_pool_scipy(table: np.ndarray, rows: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Sparse (texts x rows) matrix of 1/count weights times the table: never materialises the gathered rows."""
-    from scipy.sparse import csr_matrix
-
-    indptr = np.append(offsets, len(rows))
-    counts = np.diff(indptr)
-    weights = np.repeat((1.0 / np.maximum(counts, 1)).astype(np.float32), counts)
-    pool = csr_matrix((weights, rows, indptr), shape=(len(offsets), table.shape[0]))
-    return np.asarray(pool @ table, dtype=np.float32)
+def half_lut() -> np.ndarray:
+    """float32 value of every float16 bit pattern: how the kernel reads a float16 table."""
+    global _LUT
+    if _LUT is None:
+        _LUT = np.arange(65536, dtype=np.uint32).astype(np.uint16).view(np.float16).astype(np.float32)
+    return _LUT
 
 
-@contextmanager
-def _torch_threads(threads: int | None):
-    import torch
-
-    if threads is None or torch.get_num_threads() == threads:
-        yield torch
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield torch
-    finally:
-        torch.set_num_threads(previous)
+def kernel_table(table: np.ndarray) -> np.ndarray:
+    """The table as the kernel reads it: float16 as its uint16 bits (numba has no float16 arithmetic on CPU)."""
+    return table.view(np.uint16) if table.dtype == np.float16 else table
 
 
-def mean_pool_torch(table: np.ndarray, rows: np.ndarray, offsets: np.ndarray, threads: int | None = 1) -> np.ndarray:
-    """torch's EmbeddingBag(mode="mean") over the numpy table, shared without a copy."""
-    with _torch_threads(threads) as torch:
-        out = torch.nn.functional.embedding_bag(
-            torch.from_numpy(np.ascontiguousarray(rows, dtype=np.int64)), torch.from_numpy(table),
-            torch.from_numpy(np.ascontiguousarray(offsets, dtype=np.int64)), mode="mean")
-    return out.numpy()
+def mean_pool_numpy(table: np.ndarray, rows: np.ndarray, offsets: np.ndarray,
+                    scales: np.ndarray | None = None) -> np.ndarray:
+    n = len(offsets)
+    out = np.zeros((n, table.shape[1]), dtype=np.float32)
+    if n == 0 or len(rows) == 0:
+        return out
+    gathered = np.asarray(table[rows], dtype=np.float32)
+    if scales is not None:
+        gathered *= scales[rows, None]
+    ends = np.append(offsets[1:], len(rows))
+    counts = ends - offsets
+    nonempty = np.flatnonzero(counts > 0)
+    sums = np.add.reduceat(gathered, offsets[nonempty], axis=0)
+    out[nonempty] = sums / counts[nonempty, None].astype(np.float32)
+    return out
 
 
-def mean_pool(table: np.ndarray, rows: np.ndarray, offsets: np.ndarray, backend: str = "scipy",
-              threads: int | None = 1) -> np.ndarray:
+def mean_pool(table: np.ndarray, rows: np.ndarray, offsets: np.ndarray, scales: np.ndarray | None = None,
+              compiled: bool | None = None) -> np.ndarray:
     """Mean of ``table[rows]`` per text (``offsets`` = each text's first position); zeros for a text with none.
 
-    ``backend`` is a resolved name (see ``resolve_backend``); ``threads`` bounds torch's threads for the call.
+    ``scales`` (one per row) dequantises an int8 table. ``compiled`` None = the kernel when available.
     """
-    if len(offsets) == 0:
-        return np.zeros((0, table.shape[1]), dtype=np.float32)
-    if backend == "torch":
-        return mean_pool_torch(table, rows, offsets, threads)
-    return mean_pool_scipy(table, rows, offsets)
+    k = kernels() if compiled is not False else None
+    if k is None:
+        return mean_pool_numpy(table, rows, offsets, scales)
+    dummy = np.ones(1, dtype=np.float32)
+    return k.pool_rows(np.ascontiguousarray(rows, dtype=np.int64), np.ascontiguousarray(offsets, dtype=np.int64),
+                       kernel_table(table), dummy if scales is None else scales, half_lut())

@@ -1,7 +1,9 @@
 """Shared runtime of the word-sequence students (BiLSTM, CNN): word ids in, numpy out.
 
 Each side of a text pair is encoded by the same (siamese) encoder; the head reads h, or [h1, h2, h1*h2, |h1-h2|]
-for pairs, through a ReLU layer to the logits. Subclasses only say how a padded batch of word ids becomes h.
+for pairs, through a ReLU layer to the logits. Subclasses say how word ids become h: over the ragged batch with the
+compiled kernels (``kernels.py``, when numba is installed: no padding, no Python per step), or over a padded batch
+with numpy (the fallback, and the reference the kernels are tested against).
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ import numpy as np
 from ..data.readers import LabelMap
 from ..errors import DataError, ModelError, check
 from ..persistence import load_tensors, save_tensors
-from ..featurizers.words import WordConfig, WordVocab, pad_batch
+from ..featurizers.words import MASK, WordConfig, WordVocab, pad_batch
 from .base import Student
+from ..featurizers.ngrams import kernels
 from .dan import pair_features
 
 
@@ -51,22 +54,53 @@ class SequenceStudent(Student):
         self._hidden_t = np.ascontiguousarray(weights["hidden.weight"].T)
         self._output_t = np.ascontiguousarray(weights["output.weight"].T)
 
+        self.backend = "auto"
+
+    def set_backend(self, backend: str) -> "SequenceStudent":
+        """``auto`` (compiled kernels when numba is installed) or ``numpy`` (padded batches, same numbers)."""
+        check(backend in ("auto", "numpy"), f"backend must be auto or numpy, not {backend!r}")
+        self.backend = backend
+        return self
+
+    @property
+    def compiled(self) -> bool:
+        return self.backend == "auto" and kernels() is not None
+
     def featurize(self, texts, pairs=None):
+        """Ragged word ids and offsets of each side."""
         if self.pair and pairs is None:
             raise DataError("this student classifies text pairs, but the input has no second text (text_pair)")
         if not self.pair and pairs is not None:
             raise DataError("this student classifies single texts, but the input has text pairs")
         sides = [texts] if not self.pair else [texts, pairs]
-        return tuple(pad_batch(*self.vocab.encode(side), min_width=self.min_width) for side in sides)
+        return tuple(self.vocab.encode(side) for side in sides)
+
+    def known_words(self, texts, pairs=None) -> np.ndarray:
+        """How many of each text's words are in the vocabulary (0: the prediction is the model's prior)."""
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        total = np.zeros(len(texts), dtype=np.int64)
+        for ids, offsets in self.featurize(texts, pairs):
+            owner = np.repeat(np.arange(len(offsets)), np.diff(np.append(offsets, len(ids))))
+            np.add.at(total, owner, (ids > MASK).astype(np.int64))
+        return total
 
     def encode(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        """(batch, width) padded word ids -> (batch, features)."""
+        """(batch, width) padded word ids -> (batch, features): the numpy path."""
         raise NotImplementedError
 
+    def encode_ragged(self, ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """Ragged word ids -> (batch, features): the compiled path."""
+        raise NotImplementedError
+
+    def _encode_side(self, ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        if self.compiled:
+            return self.encode_ragged(ids, offsets)
+        return self.encode(*pad_batch(ids, offsets, min_width=self.min_width))
+
     def logits_from_features(self, features) -> np.ndarray:
-        h = self.encode(*features[0])
+        h = self._encode_side(*features[0])
         if self.pair:
-            h = pair_features(h, self.encode(*features[1]))
+            h = pair_features(h, self._encode_side(*features[1]))
         z = h @ self._hidden_t
         z += self.weights["hidden.bias"]
         np.maximum(z, 0, out=z)
@@ -94,7 +128,9 @@ class SequenceStudent(Student):
     @classmethod
     def _load(cls, path: Path, config: dict, labels: LabelMap):
         try:
-            wconf = WordConfig(**config["words"])
+            wdict = dict(config["words"])
+            wdict.setdefault("version", 1)  # saved before tokenizer versions existed
+            wconf = WordConfig(**wdict)
             vocab_size, dim = int(config["vocab_size"]), int(config["embedding_dim"])
             classes = int(config["num_classes"])
             shapes = cls.expected_shapes(config, vocab_size, dim, classes)

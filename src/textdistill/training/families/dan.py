@@ -47,7 +47,17 @@ class DANFamily:
         self.featurizer.fit(corpus, progress=progress)
 
     def describe(self) -> str:
-        return f"{self.featurizer.vocab_size:,} n-grams (1..{self.config.ngrams.max_n}) x {self.config.embedding_dim}"
+        """The vocabulary's size and why it is that size (for the log)."""
+        c, f = self.config.ngrams, self.featurizer
+        why = []
+        if f.distinct_ngrams_ is not None:
+            why.append(f"of {f.distinct_ngrams_:,} distinct n-grams (1..{c.max_n})")
+        if c.min_count > 1:
+            why.append(f"seen at least {c.min_count} times (--min-count)")
+        if f.vocab_size >= c.max_features:
+            why.append(f"capped at --vocab-size {c.max_features:,}")
+        return (f"{f.vocab_size:,} n-grams " + ", ".join(why) + f"; training table {f.num_rows:,} x "
+                f"{self.config.embedding_dim} float32 = {f.num_rows * self.config.embedding_dim * 4 / 1e6:,.0f} MB")
 
     def encode(self, texts, pairs=None, chunk: int = 4096):
         def ragged(items):
@@ -81,8 +91,14 @@ class DANFamily:
             torch.optim.Adam(dense, lr=lr * scale),
         ]
 
-    def export(self, module: DANModule, labels: LabelMap, metadata: dict) -> DANStudent:
+    def export(self, module: DANModule, labels: LabelMap, metadata: dict, raw: bool = False) -> DANStudent:
+        """The numpy student, stored as the config's ``storage`` says (folded, pruned, float16/int8) unless ``raw``."""
         # views of the trained tensors, no copy: a 1M x 1000 table is 4 GB
         weights = {k: v.detach().cpu().numpy().astype(np.float32, copy=False) for k, v in module.state_dict().items()}
         weights["embedding"] = weights.pop("embedding.weight")[: self.featurizer.num_rows]
-        return DANStudent(self.featurizer, weights, labels, pair=self.pair, metadata=metadata)
+        student = DANStudent(self.featurizer, weights, labels, pair=self.pair, metadata=metadata)
+        if raw:
+            return student
+        s = self.config.storage
+        return student.compressed(dtype=s.dtype, max_rows=s.max_rows, max_size=s.max_size, prune_by=s.prune_by,
+                                  fold=s.fold)

@@ -1,0 +1,56 @@
+"""``textdistill compress``: a smaller copy of a DAN student (folded, pruned, float16/int8), measured before and after."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .common import LabelCol, PairCol, TextCol, load_student, read, say
+
+
+def compress(
+    model: Path = typer.Argument(..., help="A saved DAN student directory."),
+    out: Path = typer.Option(..., help="Directory to write the compressed student to."),
+    dtype: Optional[str] = typer.Option(None, help="Table storage: float32, float16 or int8 (one scale per row); "
+                                        "default: keep the model's."),
+    max_rows: Optional[int] = typer.Option(None, help="Keep at most this many n-gram rows."),
+    max_size: Optional[str] = typer.Option(None, help="Keep as many rows as fit in this size on disk, e.g. 50MB."),
+    prune_by: str = typer.Option("norm", help="Rows dropped first: norm (the rows that move a prediction least) "
+                                 "or frequency (the n-grams rarest in training)."),
+    fold: bool = typer.Option(True, help="Fold the first layer into the table (single-text students; exact)."),
+    dev: Optional[Path] = typer.Option(None, help="Labeled file: report accuracy before and after."),
+    overwrite: bool = typer.Option(False, help="Replace a non-empty output directory."),
+    text_column: Optional[str] = TextCol, pair_column: Optional[str] = PairCol,
+    label_column: Optional[str] = LabelCol,
+):
+    """Shrink a DAN student: fold, prune rows to a budget, store the table as float16 or int8."""
+    from ..errors import ConfigError
+    from ..evaluation.metrics import classification_metrics
+    from ..evaluation.speed import dir_size
+    from ..persistence import check_can_write
+    from ..students.dan import DANStudent
+
+    check_can_write(out, overwrite)
+    if out.resolve() == model.resolve():
+        raise ConfigError("--out must be a new directory, not the model being compressed")
+    student = load_student(model)
+    if not isinstance(student, DANStudent):
+        raise ConfigError(f"{model}: compress works on dan students (this one is {student.student_type})")
+    ds = read(dev, text_column, pair_column, label_column, require_label=True) if dev else None
+    small = student.compressed(dtype=dtype, max_rows=max_rows, max_size=max_size, prune_by=prune_by, fold=fold)
+    before = None
+    if ds is not None:
+        gold = student.labels.encode(ds.labels, source=ds.source)
+        before = classification_metrics(gold, student.predict_logits(ds.texts, ds.pairs).argmax(-1), len(student.labels))
+        after = classification_metrics(gold, small.predict_logits(ds.texts, ds.pairs).argmax(-1), len(small.labels))
+        small.metadata["compressed_dev"] = {"before": before, "after": after, "file": str(ds.source)}
+    small.metadata["compressed_from"] = str(model)
+    small.save_pretrained(out, overwrite=overwrite)
+    line = f"{model} ({dir_size(model) / 1e6:,.1f} MB) -> {out} ({dir_size(out) / 1e6:,.1f} MB): {small.describe()}"
+    say(line)
+    if before is not None:
+        say(f"dev accuracy {before['accuracy']:.4f} -> {after['accuracy']:.4f} "
+            f"({(after['accuracy'] - before['accuracy']) * 100:+.2f} points), macro-F1 {before['macro_f1']:.4f} -> "
+            f"{after['macro_f1']:.4f} on {len(ds):,} texts")
