@@ -223,15 +223,23 @@ def test_align_integer_labels_not_0_to_c_minus_1_taken_in_order():
     assert align_teacher(None, 2, labels).tolist() == [0, 1]
 
 
-def test_align_unnamed_teacher_is_taken_in_order_with_a_warning_and_named_mismatch_is_an_error():
+def test_align_unnamed_teacher_with_string_labels_needs_a_mapping_and_named_mismatch_is_an_error():
     labels = LabelMap.from_labels(["spam", "ham"])
-    said = []
-    assert align_teacher(None, 2, labels, log=said.append).tolist() == [0, 1]
-    assert said and "assuming" in said[0]
+    with pytest.raises(ModelError, match="no names.*--teacher-labels"):
+        align_teacher(None, 2, labels)
+    # the user's mapping: the data's label of each teacher column, or a JSON map by column
+    assert align_teacher(None, 2, labels, mapping="spam,ham").tolist() == [1, 0]
+    assert align_teacher(None, 2, labels, mapping='{"0": "ham", "1": "spam"}').tolist() == [0, 1]
     # Names that do not (or only partly) match are never guessed.
     for names in (["LABEL_A", "LABEL_B"], ["ham", "other"]):
         with pytest.raises(ModelError, match="do not match"):
             align_teacher(names, 2, labels)
+
+
+def test_named_teacher_matched_to_integer_labels_by_position_warns():
+    said = []
+    assert align_teacher(["neg", "pos"], 2, LabelMap.from_labels(["0", "1"]), log=said.append).tolist() == [0, 1]
+    assert said and "by position" in said[0]
 
 
 @pytest.mark.parametrize("teacher_classes, data_labels", [(3, ["0", "1"]), (2, ["a", "b", "c"]), (5, ["x", "y"])])

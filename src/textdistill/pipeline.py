@@ -16,7 +16,8 @@ from .data.readers import LabelMap, TextDataset
 from .errors import DataError, ModelError
 from .evaluation.metrics import classification_metrics
 from .students import FAMILIES, Student
-from .teachers.alignment import align_teacher
+from .teachers.alignment import align_teacher  # noqa: F401  (re-exported)
+
 
 def family_runtime(name: str):
     """The registered runtime class of student family ``name`` (a one-line error for an unknown one)."""
@@ -61,6 +62,15 @@ def build_student_config(name: str, **options):
     return config_cls(**top)
 
 
+def config_dict(config) -> dict:
+    """A config dataclass as a JSON-able dict (its own ``to_dict`` when it has one)."""
+    import dataclasses
+
+    if hasattr(config, "to_dict"):
+        return config.to_dict()
+    return dataclasses.asdict(config) if dataclasses.is_dataclass(config) else {}
+
+
 def make_family(name: str, config=None, **options):
     """The training adapter of a student family by name (the registry the CLI's --student reads)."""
     family_cls, _ = _family_classes(name)
@@ -85,17 +95,23 @@ class DistillReport:
     timings: dict = field(default_factory=dict)
     sizes: dict = field(default_factory=dict)
     dev: dict = field(default_factory=dict)
-    teacher_dev: dict = field(default_factory=dict)
+    teacher_dev: dict = field(default_factory=dict)  # the teacher's (with several: the best teacher's on dev)
     teacher_dev_pred: np.ndarray | None = None
+    teachers: list = field(default_factory=list)  # per teacher: name, path, fingerprint, dev metrics, agreement
+    strategy: str | None = None
+    selection: dict = field(default_factory=dict)  # what the strategy reports (weights / selection rates)
     history: list = field(default_factory=list)
 
 
-def label_texts(teacher, texts, pairs, labels: LabelMap, cache_root, progress=True) -> TeacherOutputs:
+def label_texts(teacher, texts, pairs, labels: LabelMap, cache_root, progress=True, teacher_labels=None
+                ) -> TeacherOutputs:
+    """One teacher's logits for texts, through the cache, in the order of ``labels``."""
     from .teachers.cache import label_with_cache
 
     started = time.perf_counter()
+    order = align_teacher(getattr(teacher, "label_names", None), int(teacher.num_labels), labels,
+                          mapping=teacher_labels, who=f"teacher {getattr(teacher, 'name', '')}".strip())
     logits = label_with_cache(teacher, texts, pairs, cache_root=cache_root, progress=progress)
-    order = align_teacher(getattr(teacher, "label_names", None), logits.shape[1], labels)
     return TeacherOutputs(np.ascontiguousarray(logits[:, order]), time.perf_counter() - started)
 
 
@@ -125,13 +141,15 @@ def transfer_texts(train: TextDataset, unlabeled: list[TextDataset], exclude: Te
     return texts, pairs
 
 
-def augment_training_set(train: TextDataset, config, teacher, report: "DistillReport", log, progress=True):
-    """Augmented copies of the training texts as an unlabeled dataset; the mask token is the teacher's own."""
+def augment_training_set(train: TextDataset, config, teachers, report: "DistillReport", log, progress=True):
+    """Augmented copies of the training texts as an unlabeled dataset; the mask token is the (first) teacher
+    tokenizer's own."""
     import dataclasses
 
     from .data.augment import Augmenter
 
-    mask = getattr(getattr(teacher, "tokenizer", None), "mask_token", None)
+    masks = [getattr(getattr(t, "tokenizer", None), "mask_token", None) for t in teachers]
+    mask = next((m for m in masks if m), None)
     if mask and mask != config.mask_token:
         config = dataclasses.replace(config, mask_token=mask)
     started = time.perf_counter()
@@ -142,19 +160,57 @@ def augment_training_set(train: TextDataset, config, teacher, report: "DistillRe
     return TextDataset(texts, pairs, None, source="augmentation")
 
 
+def resolve_strategy(teacher_strategy: str | None, num_teachers: int, strategy_config=None, has_dev: bool = False):
+    """The strategy by name (default: ``single`` for one teacher, ``mean-logits`` for several), checked against
+    the teachers and the dev set before any work."""
+    from .training.strategies import make_strategy
+
+    name = teacher_strategy or ("single" if num_teachers == 1 else "mean-logits")
+    strategy = make_strategy(name, strategy_config)
+    strategy.check(num_teachers, has_dev)
+    return strategy
+
+
+def teachers_record(strategy, objective, report: "DistillReport", config) -> dict:
+    """What ``teachers.json`` holds: the teachers, the strategy and how it used each teacher."""
+    selection = objective.summary()
+    measure = selection.get("measure", "mean weight")
+    teachers = []
+    for entry in report.teachers:
+        name = entry["name"]
+        row = dict(entry)
+        row[measure.replace(" ", "_")] = selection.get("overall", {}).get(name)
+        row["per_class"] = {c: v.get(name) for c, v in selection.get("per_class", {}).items()}
+        teachers.append(row)
+    return {"format": "textdistill-teachers", "format_version": 1, "strategy": strategy.name,
+            "strategy_config": strategy.config_dict(), "loss": config.loss, "temperature": config.temperature,
+            "alpha": config.alpha, "seed": config.seed, "teachers": teachers, "selection": selection,
+            "student_dev": report.dev or None, "training_s": report.timings.get("training_s")}
+
+
 def distill(train: TextDataset, *, out: str | Path | None = None, teacher=None, dev: TextDataset | None = None,
             unlabeled: list[TextDataset] | None = None, student: str = "dan", student_config=None,
             train_config=None, augment=None, cache_root=None, progress: bool = True, overwrite: bool = True,
-            log=print) -> tuple[Student, DistillReport]:
-    """Train a student on ``train`` (+ ``unlabeled``) from ``teacher`` (a Teacher, a path, or None for gold only).
+            log=print, teacher_strategy: str | None = None, strategy_config=None,
+            teacher_labels=None) -> tuple[Student, DistillReport]:
+    """Train a student on ``train`` (+ ``unlabeled``) from ``teacher``: None (gold labels only), a teacher (a path,
+    a ``Teacher`` object: a Hugging Face classifier, a saved student, anything with the teacher protocol) or a
+    list of them.
 
-    ``augment`` (an AugmentConfig) adds augmented copies of the training texts (Tang et al.) to the transfer
-    set; the teacher labels them through the cache like any other text. Returns the best student by dev metric
-    and a report of timings and metrics; saves it to ``out`` if given.
+    ``teacher_strategy`` says how several teachers are combined (``textdistill.training.strategies``; default
+    ``single`` for one, ``mean-logits`` for several) and ``strategy_config`` its settings (its config dataclass or
+    a dict). ``teacher_labels`` maps the columns of a teacher whose classes have no names (``"neg,pos"``, a dict,
+    or a list with one per teacher). ``augment`` (an AugmentConfig) adds augmented copies of the training texts
+    (Tang et al.) to the transfer set; the teachers label them through the cache like any other text. Returns the
+    best student by dev metric and a report of timings and metrics; saves it to ``out`` if given, with
+    ``teachers.json`` (and ``policy.safetensors`` for a learned policy) beside the model.
     """
+    from .teachers.base import load_teachers
+    from .teachers.signal import align_teachers, label_teachers, teacher_statistics
     from .training.config import TrainConfig
     from .training.loop import Stage, Trainer, TrainingSet
-    from .training.objectives import DistillObjective, GoldObjective
+    from .training.objectives import GoldObjective
+    from .training.strategies import StrategyInput
 
     config = (train_config or TrainConfig()).with_loss(default_loss(student))
     report = DistillReport()
@@ -174,39 +230,47 @@ def distill(train: TextDataset, *, out: str | Path | None = None, teacher=None, 
 
     make_family(student, config=student_config)  # an unknown student fails now, not after hours of labelling
     unlabeled = unlabeled or []
-    if teacher is not None and config.loss == "ce":
+    teachers = load_teachers(teacher) if teacher is not None else []
+    if teachers and config.loss == "ce":
         log("note: --loss ce trains on gold labels only; the teacher is not used")
-        teacher = None
-    if teacher is None:
+        teachers = []
+    strategy = resolve_strategy(teacher_strategy, len(teachers), strategy_config, dev is not None) if teachers else None
+    if not teachers:
         texts, pairs = list(train.texts), train.pairs
         if unlabeled:
             log("note: unlabeled data is ignored when training on gold labels only (no --teacher)")
         if augment is not None:
             log("note: augmentation needs a teacher to label the new texts; training on gold labels only")
+        if teacher_strategy is not None:
+            log("note: --teacher-strategy is ignored without a teacher")
     else:
+        aligned = align_teachers(teachers, labels, teacher_labels, log)  # before labelling: fail in seconds
         texts, pairs = transfer_texts(train, unlabeled, exclude=dev)
-        if isinstance(teacher, (str, Path)):
-            from .teachers.huggingface import Teacher
-
-            teacher = Teacher.from_pretrained(str(teacher))
-        align_teacher(getattr(teacher, "label_names", None), int(teacher.num_labels), labels, log)  # before labelling
         if augment is not None:
-            augmented = augment_training_set(train, augment, teacher, report, log, progress)
+            augmented = augment_training_set(train, augment, teachers, report, log, progress)
             texts, pairs = transfer_texts(train, [augmented, *unlabeled], exclude=dev)
     gold = np.full(len(texts), -1, dtype=np.int64)
     gold[: len(train)] = gold_train
 
-    teacher_logits = None
-    if teacher is not None:
-        outputs = label_texts(teacher, texts, pairs, labels, cache_root, progress)
-        teacher_logits = outputs.logits
-        report.timings["teacher_labelling_s"] = outputs.seconds
-        log(f"teacher outputs for {len(texts):,} texts in {outputs.seconds:.1f}s "
-            f"(cached texts cost nothing; fingerprint {teacher.fingerprint[:12]})")
-        if dev is not None:
-            dev_out = label_texts(teacher, dev.texts, dev.pairs, labels, cache_root, progress=False)
-            report.teacher_dev = classification_metrics(dev_gold, dev_out.logits.argmax(-1), len(labels))
-            report.teacher_dev_pred = dev_out.logits.argmax(-1)
+    signal = dev_signal = None
+    if teachers:
+        started = time.perf_counter()
+        if dev is not None:  # first: a teacher worse than chance on dev (a wrong label mapping) fails in seconds
+            dev_signal = label_teachers(aligned, dev.texts, dev.pairs, cache_root, progress=False)
+            teacher_statistics(aligned, dev_signal, dev_gold, dev_signal, len(labels), log)
+        signal = label_teachers(aligned, texts, pairs, cache_root, progress, log)
+        report.timings["teacher_labelling_s"] = time.perf_counter() - started
+        if len(teachers) == 1:
+            log(f"teacher outputs for {len(texts):,} texts in {report.timings['teacher_labelling_s']:.1f}s "
+                f"(cached texts cost nothing; fingerprint {teachers[0].fingerprint[:12]})")
+        report.teachers = teacher_statistics(aligned, dev_signal, dev_gold, signal, len(labels))
+        report.strategy = strategy.name
+        if dev_signal is not None:
+            best = int(np.argmax([t["dev_accuracy"] for t in report.teachers]))
+            report.teacher_dev = report.teachers[best]["dev"]
+            report.teacher_dev_pred = dev_signal.logits[best].argmax(-1)
+            if len(teachers) > 1:
+                log("teachers on dev: " + ", ".join(f"{t['name']} {t['dev_accuracy']:.4f}" for t in report.teachers))
 
     family = make_family(student, config=student_config)
     started = time.perf_counter()
@@ -216,12 +280,16 @@ def distill(train: TextDataset, *, out: str | Path | None = None, teacher=None, 
     encoded = family.encode(texts, pairs)
     report.timings["vocabulary_and_encoding_s"] = time.perf_counter() - started
     dev_set = None if dev is None else TrainingSet(family.encode(dev.texts, dev.pairs), dev_gold)
-    if teacher is None:
+    objective = None
+    if not teachers:
         stages = [Stage("train (gold)", GoldObjective(gold), np.arange(len(texts)), config.epochs)]
     else:
-        kd = DistillObjective(teacher_logits, gold, loss=config.loss, temperature=config.temperature,
-                              alpha=config.alpha)
-        stages = [Stage("distill", kd, np.arange(len(texts)), config.epochs),
+        inputs = StrategyInput(signal.names, signal.logits, gold, list(labels.names), loss=config.loss,
+                               temperature=config.temperature, alpha=config.alpha, seed=config.seed,
+                               epochs=config.epochs, dev_logits=None if dev_signal is None else dev_signal.logits,
+                               dev_gold=dev_gold, log=log)
+        objective = strategy.objective(inputs)
+        stages = [Stage("distill", objective, np.arange(len(texts)), config.epochs),
                   Stage("fine-tune (gold)", GoldObjective(gold), np.arange(len(train)), config.finetune_epochs,
                         config.finetune_lr_scale)]
 
@@ -231,23 +299,37 @@ def distill(train: TextDataset, *, out: str | Path | None = None, teacher=None, 
     report.history = trainer.history
     metadata = {
         "train_file": str(train.source), "transfer_texts": len(texts), "best": trainer.best_where,
-        "teacher": None if teacher is None else {"path": str(getattr(teacher, "source", "")),
-                                                 "fingerprint": teacher.fingerprint},
+        "teacher": None if len(teachers) != 1 else {"path": str(getattr(teachers[0], "source", "")),
+                                                    "fingerprint": teachers[0].fingerprint},
+        "teachers": [{"name": t.name, "path": str(getattr(t, "source", "")), "fingerprint": t.fingerprint}
+                     for t in teachers] or None,
+        "teacher_strategy": None if strategy is None else strategy.name,
         "train_config": config.to_dict(),
-        "student_config": family.config.to_dict(),
-        "augment": None if augment is None or teacher is None else augment.to_dict(),
+        "student_config": config_dict(family.config),
+        "augment": None if augment is None or not teachers else augment.to_dict(),
     }
     result = family.export(module, labels, metadata)
     if dev is not None:
         pred = result.predict_logits(dev.texts, dev.pairs).argmax(-1)
-        report.dev = classification_metrics(
-            dev_gold, pred, len(labels), report.teacher_dev_pred
-        )
+        report.dev = classification_metrics(dev_gold, pred, len(labels), report.teacher_dev_pred)
         result.metadata["dev"] = report.dev
         if report.teacher_dev:
             result.metadata["teacher_dev"] = report.teacher_dev
     result.metadata["timings"] = report.timings
     result.metadata["history"] = report.history
+    extra_files = None
+    if objective is not None:
+        report.selection = objective.summary()
+        record = teachers_record(strategy, objective, report, config)
+        tensors = objective.state_tensors()
+
+        def extra_files(tmp: Path) -> None:
+            from .persistence import save_tensors, write_json
+
+            write_json(tmp / "teachers.json", record)
+            if tensors:
+                save_tensors(tmp / "policy.safetensors", tensors)
+
     if out is not None:
-        result.save_pretrained(out, overwrite=overwrite)
+        result.save_pretrained(out, overwrite=overwrite, extra_files=extra_files)
     return result, report

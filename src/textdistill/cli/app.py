@@ -38,6 +38,7 @@ def build_app() -> typer.Typer:
     app.callback()(_global_options)
     teacher_app = typer.Typer(no_args_is_help=True, help="Make and inspect teachers.")
     teacher_app.command("finetune")(teachers.finetune)
+    teacher_app.command("report")(teachers.report)
     app.add_typer(teacher_app, name="teacher")
     app.command("label")(teachers.label)
     app.command("distill")(make_distill_command())

@@ -32,9 +32,10 @@ def cache_root(cache: Optional[Path]):
 
 
 def load_teacher(path: str, max_length: Optional[int], batch_size: int):
-    from ..teachers.huggingface import Teacher
+    """A Hugging Face classifier directory or a saved textdistill student (``teachers.base.load_teacher``)."""
+    from ..teachers.base import load_teacher as load
 
-    return Teacher.from_pretrained(path, max_length=max_length, batch_size=batch_size)
+    return load(path, max_length=max_length, batch_size=batch_size)
 
 
 def load_student(path: Path):

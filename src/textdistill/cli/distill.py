@@ -16,6 +16,13 @@ from . import flags as cli_flags
 from .common import CacheOpt, LabelCol, PairCol, TextCol, cache_root, load_teacher, read, say
 
 
+def strategy_configs() -> list[type]:
+    """The config classes of every registered teacher strategy (their fields are distill flags)."""
+    from ..training.strategies import STRATEGIES
+
+    return list(dict.fromkeys(cls.config_class for _, cls in STRATEGIES.items() if cls.config_class is not None))
+
+
 def distill_configs() -> list[type]:
     """The config classes whose fields are distill's flags (families and strategies as registered now)."""
     from ..data.augment import AugmentConfig
@@ -24,22 +31,45 @@ def distill_configs() -> list[type]:
 
     configs = [TrainConfig, AugmentConfig]
     configs += [cls.config_class for _, cls in FAMILIES.items() if getattr(cls, "config_class", None)]
-    return configs
+    return configs + strategy_configs()
+
+
+def check_strategy_flags(flags: dict) -> None:
+    """A strategy's flag may be shared with another strategy's (only one is in use), never with a training,
+    augmentation or family flag: the value would go to both."""
+    strategies = set(strategy_configs())
+    for spec in flags.values():
+        owners = {cls for cls, _ in spec.owners}
+        if owners & strategies and owners - strategies:
+            names = ", ".join(sorted(c.__name__ for c in owners))
+            raise TypeError(f"flag {spec.flag} is defined by {names}: a strategy's fields must not share a name with "
+                            f"a training, augmentation or student flag (prefix them with the strategy's name)")
 
 
 def make_distill_command():
     from ..students import FAMILIES
+    from ..training.strategies import STRATEGIES
 
     fixed = {"train", "out", "teacher", "dev", "unlabeled", "student", "augment", "cache", "max_length",
-             "teacher_batch_size", "overwrite", "text_column", "pair_column", "label_column"}
+             "teacher_batch_size", "overwrite", "text_column", "pair_column", "label_column", "teacher_strategy",
+             "teacher_labels"}
     flags = cli_flags.collect(distill_configs(), taken=fixed)
+    check_strategy_flags(flags)
     families = ", ".join(f"{name} ({getattr(cls, 'description', '') or name})" for name, cls in FAMILIES.items())
+    strategies = ", ".join(STRATEGIES.names())
 
     def distill(
         train: Path = typer.Option(..., help="Labeled training file (its texts are part of the transfer set)."),
         out: Path = typer.Option(..., help="Directory to save the student to."),
-        teacher: Optional[str] = typer.Option(None, help="Teacher directory; without one the student learns gold "
-                                              "labels only."),
+        teacher: List[str] = typer.Option([], help="Teacher: a Hugging Face classifier directory or a saved "
+                                          "textdistill student; repeatable (several teachers). Without one the "
+                                          "student learns gold labels only."),
+        teacher_strategy: Optional[str] = typer.Option(None, help=f"How several teachers are combined: {strategies}. "
+                                                       "Default: single for one teacher, mean-logits for several."),
+        teacher_labels: List[str] = typer.Option([], help="For a teacher whose classes have no names: the data's "
+                                                 "label of each of its columns (neg,pos) or a JSON map "
+                                                 "('{\"0\": \"neg\"}' or a .json file); once for all teachers or "
+                                                 "once per --teacher (- for a teacher that needs none)."),
         dev: Optional[Path] = typer.Option(None, help="Labeled dev file for model selection."),
         unlabeled: List[Path] = typer.Option([], help="Extra transfer texts labelled by the teacher; repeatable."),
         student: str = typer.Option("dan", help=f"Student family: {families}."),
@@ -58,7 +88,7 @@ def make_distill_command():
         from ..errors import ConfigError
         from ..persistence import check_can_write
         from ..pipeline import distill as run_distill
-        from ..pipeline import family_runtime
+        from ..pipeline import family_runtime, resolve_strategy
         from ..training.config import TrainConfig
 
         check_can_write(out, overwrite)
@@ -66,11 +96,25 @@ def make_distill_command():
         student_config, used = cli_flags.build(runtime.config_class, values, flags, f"--student {student}")
         train_config, used_train = cli_flags.build(TrainConfig, values, flags, "training")
         augment_config, used_aug = cli_flags.build(AugmentConfig, values, flags, "augmentation")
-        for param in sorted(cli_flags.given(values, flags) - used - used_train - used_aug):
+        strategy_name = teacher_strategy or ("single" if len(teacher) <= 1 else "mean-logits")
+        strategy_cls = STRATEGIES.get(strategy_name)
+        strategy_config, used_strategy = None, set()
+        if strategy_cls.config_class is not None:
+            strategy_config, used_strategy = cli_flags.build(strategy_cls.config_class, values, flags,
+                                                             f"--teacher-strategy {strategy_name}")
+        strategy_owned = set(strategy_configs())
+        for param in sorted(cli_flags.given(values, flags) - used - used_train - used_aug - used_strategy):
             flag = flags[param].flag
             if any(owner is AugmentConfig for owner, _ in flags[param].owners):
                 raise ConfigError(f"{flag} needs --augment")
+            if any(owner in strategy_owned for owner, _ in flags[param].owners):
+                users = [n for n, c in STRATEGIES.items() if any(o is c.config_class for o, _ in flags[param].owners)]
+                raise ConfigError(f"{flag} applies to --teacher-strategy {' or '.join(users)}, not {strategy_name}")
             raise ConfigError(f"{flag} does not apply to the {student} student")
+        if teacher:
+            resolve_strategy(strategy_name, len(teacher), strategy_config, dev is not None)  # fail before any work
+        elif used_strategy or teacher_strategy:
+            raise ConfigError("--teacher-strategy and its flags need --teacher")
         if not augment and used_aug:
             raise ConfigError(f"{', '.join(flags[p].flag for p in sorted(used_aug))} needs --augment")
         vectors = getattr(student_config, "vectors", None)
@@ -85,19 +129,21 @@ def make_distill_command():
         tr = read(train, text_column, pair_column, label_column, require_label=True)
         dv = read(dev, text_column, pair_column, label_column, require_label=True) if dev else None
         extra = [read(p, text_column, pair_column, None) for p in unlabeled]
-        t = load_teacher(teacher, max_length, teacher_batch_size) if teacher else None
-        _, report = run_distill(tr, out=out, teacher=t, dev=dv, unlabeled=extra, student=student,
+        teachers = [load_teacher(t, max_length, teacher_batch_size) for t in teacher]
+        _, report = run_distill(tr, out=out, teacher=teachers or None, dev=dv, unlabeled=extra, student=student,
                                 student_config=student_config, train_config=train_config,
                                 augment=augment_config if augment else None, cache_root=cache_root(cache),
-                                overwrite=True, log=say)
+                                overwrite=True, log=say, teacher_strategy=strategy_name if teachers else None,
+                                strategy_config=strategy_config, teacher_labels=teacher_labels or None)
         if report.dev:
             line = f"student dev accuracy {report.dev['accuracy']:.4f}, macro-F1 {report.dev['macro_f1']:.4f}"
             if report.teacher_dev:
+                who = "teacher" if len(teachers) == 1 else "best teacher"
                 ratio = report.dev['accuracy'] / max(report.teacher_dev['accuracy'], 1e-9)
-                line += (f"; teacher {report.teacher_dev['accuracy']:.4f} (student/teacher {ratio:.1%}), "
+                line += (f"; {who} {report.teacher_dev['accuracy']:.4f} (student/teacher {ratio:.1%}), "
                          f"agreement {report.dev.get('teacher_agreement', float('nan')):.4f}")
             say(line)
-        say(f"student saved to {out}")
+        say(f"student saved to {out}" + (f" (teacher report: textdistill teacher report {out})" if teachers else ""))
 
     return cli_flags.with_flags(distill, flags)
 
@@ -126,14 +172,12 @@ def augment_command(
     if out.exists() and not overwrite:
         raise ConfigError(f"{out} exists; pass --overwrite to replace it")
     if teacher:
-        from transformers import AutoTokenizer
+        from ..teachers.base import is_student_dir
 
-        from ..errors import ModelError
+        if not is_student_dir(Path(teacher)):  # a student teacher has no tokenizer: the default mask token
+            from ..teachers.huggingface import load_tokenizer
 
-        try:
-            mask_token = AutoTokenizer.from_pretrained(teacher).mask_token or mask_token
-        except (OSError, ValueError) as exc:
-            raise ModelError(f"{teacher}: cannot load the teacher's tokenizer ({str(exc).splitlines()[0]})") from None
+            mask_token = load_tokenizer(teacher).mask_token or mask_token
     ds = read_dataset(input, text=text_column, text_pair=pair_column, label=None, limit=limit)
     config = AugmentConfig(p_mask=p_mask, p_pos=p_pos, p_ng=p_ng, n_iter=n_iter, seed=seed, mask_token=mask_token)
     texts, pairs, source = Augmenter(config).fit_augment(ds.texts, ds.pairs, progress=True)

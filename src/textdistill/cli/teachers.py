@@ -67,3 +67,25 @@ def label(
         say(f"{path}: {len(logits):,} texts labelled (cache {root})")
 
 
+
+
+def report(
+    model: Path = typer.Argument(..., help="A student distilled from one or more teachers."),
+    as_json: bool = typer.Option(False, "--json", help="Print the whole teachers record (teachers.json) as JSON."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Also write a PNG of each teacher's selection rate "
+                                        "(or mean weight) over training (needs matplotlib)."),
+):
+    """How the teachers did and how the strategy used them: dev accuracy, agreement, selection rate / weight."""
+    from ..teachers.report import format_report, plot_history, read_record
+
+    record = read_record(model)
+    if plot is not None and plot.exists() and plot.is_dir():
+        from ..errors import ConfigError
+
+        raise ConfigError(f"--plot {plot}: is a directory; name a .png file")
+    if as_json:
+        print(json.dumps(record, indent=2, ensure_ascii=False))
+    else:
+        print(format_report(record))
+    if plot is not None:
+        say(f"plot written to {plot_history(record, plot)}")

@@ -7,7 +7,7 @@ registers itself by name so ``Student.from_pretrained`` can load any of them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar, Sequence
+from typing import Callable, ClassVar, Sequence
 
 import numpy as np
 
@@ -123,8 +123,13 @@ class Student:
     def _save_weights(self, path: Path) -> None:
         raise NotImplementedError
 
-    def save_pretrained(self, path: str | Path, overwrite: bool = True) -> Path:
-        """Save atomically: a crash half-way leaves any previous model at ``path`` intact."""
+    def save_pretrained(self, path: str | Path, overwrite: bool = True,
+                        extra_files: Callable[[Path], None] | None = None) -> Path:
+        """Save atomically: a crash half-way leaves any previous model at ``path`` intact.
+
+        ``extra_files(tmp_dir)`` writes more files into the same directory before it is swapped in (e.g. how the
+        student was taught: ``teachers.json``, ``policy.safetensors``); loading never needs them.
+        """
 
         def write(tmp: Path) -> None:
             write_json(
@@ -139,6 +144,8 @@ class Student:
             )
             write_json(tmp / "labels.json", self.labels.to_dict())
             self._save_weights(tmp)
+            if extra_files is not None:
+                extra_files(tmp)
 
         return write_dir_atomically(path, write, overwrite=overwrite)
 

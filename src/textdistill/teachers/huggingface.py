@@ -1,4 +1,4 @@
-"""The teacher: a Hugging Face sequence classifier that turns texts (or text pairs) into logits."""
+"""The Hugging Face teacher: a sequence classifier that turns texts (or text pairs) into logits (``base.Teacher``)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,10 @@ TOKENIZER_FILES = (
     "spiece.model",
     "added_tokens.json",
 )
+# A tokenizer needs one of these (vocab.json needs merges.txt beside it); without them transformers would quietly
+# build a default tokenizer that maps every word to [UNK].
+TOKENIZER_VOCAB_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model",
+                         "tokenizer.model", "sentencepiece.model")
 MAX_LENGTH_CAP = 512
 PAIR_CLIP_CHARS_PER_TOKEN = 32
 
@@ -51,8 +55,8 @@ def _weight_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(WEIGHT_SUFFIXES))
 
 
-def check_model_dir(folder: Path, what: str = "teacher directory") -> None:
-    """Raise ModelError (one line) unless folder looks like a saved Hugging Face model."""
+def check_model_dir(folder: Path, what: str = "teacher directory", tokenizer: bool = True) -> None:
+    """Raise ModelError (one line) unless folder looks like a saved Hugging Face model (with its tokenizer)."""
     if not folder.exists():
         raise ModelError(f"{what} {folder}: does not exist")
     if not folder.is_dir():
@@ -61,6 +65,34 @@ def check_model_dir(folder: Path, what: str = "teacher directory") -> None:
         raise ModelError(f"{what} {folder}: missing config.json")
     if not _weight_files(folder):
         raise ModelError(f"{what} {folder}: no model weights (*.safetensors or *.bin)")
+    if tokenizer:
+        check_tokenizer_files(folder, what)
+
+
+def check_tokenizer_files(folder: Path, what: str = "teacher directory") -> None:
+    """Raise ModelError naming the missing files unless folder holds a tokenizer's vocabulary."""
+    present = [n for n in TOKENIZER_VOCAB_FILES if (folder / n).is_file()]
+    if present == ["vocab.json"] and not (folder / "merges.txt").is_file():
+        raise ModelError(f"{what} {folder}: has vocab.json but is missing merges.txt (the BPE tokenizer needs both); "
+                         f"copy it from the base model")
+    if not present:
+        raise ModelError(f"{what} {folder}: missing the tokenizer files (tokenizer.json, or vocab.txt, or vocab.json "
+                         f"+ merges.txt, or a sentencepiece model); copy them from the base model it was trained from")
+
+
+def load_tokenizer(source: str | os.PathLike, what: str = "teacher directory"):
+    """The tokenizer of a local model directory (checked first) or hub id, or a one-line ModelError."""
+    from transformers import AutoTokenizer
+
+    local = Path(os.fspath(source)).expanduser()
+    if local.exists() or looks_like_path(os.fspath(source)):
+        if not local.is_dir():
+            raise ModelError(f"{what} {local}: no such directory")
+        check_tokenizer_files(local, what)
+    try:
+        return AutoTokenizer.from_pretrained(os.fspath(source))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{what} {source}: cannot load its tokenizer ({first_line(exc)})") from None
 
 
 def fingerprint_dir(folder: str | Path, max_length: int) -> str:
@@ -139,7 +171,8 @@ class Teacher:
     """
 
     def __init__(self, model, tokenizer, *, max_length: int, batch_size: int, device: str, fingerprint: str,
-                 source: str):
+                 source: str, name: str | None = None):
+        self.name = name or Path(str(source)).name or str(source)
         self.model = model
         self.tokenizer = tokenizer
         self.max_length = int(max_length)
@@ -185,6 +218,7 @@ class Teacher:
                     f"Hugging Face Hub ({why})"
                 ) from None
             load_from = source
+            check_tokenizer_files(folder, "teacher")
 
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -18,7 +18,7 @@ import torch
 from ..errors import TextdistillError
 from ..evaluation.metrics import classification_metrics
 from .config import TrainConfig  # noqa: F401  (re-exported: the Python API's home of TrainConfig)
-from .objectives import Objective, StepContext
+from .objectives import EpochContext, Objective, StepContext
 
 
 class TrainingDiverged(TextdistillError):
@@ -92,6 +92,22 @@ class Trainer:
                 for k, v in module.state_dict().items():
                     self.best_state[k].copy_(v)
 
+    def _passes(self, module, encoded):
+        """batches(rows, batch_size): the student over any rows, in eval mode and without gradient."""
+
+        def batches(rows: np.ndarray, batch_size: int = 1024):
+            try:
+                for start in range(0, len(rows), batch_size):
+                    idx = rows[start : start + batch_size]
+                    module.eval()
+                    with torch.no_grad():  # not around the yield: the caller may need gradients (a policy's)
+                        logits, representation = module(*self.family.batch(encoded, idx), return_representation=True)
+                    yield idx, logits, representation
+            finally:
+                module.train()
+
+        return batches
+
     def _batches(self, encoded, rows: np.ndarray, rng):
         bucketed = getattr(self.family, "epoch_batches", None)  # sequence students batch similar lengths
         if bucketed is not None:
@@ -113,10 +129,14 @@ class Trainer:
         step, running = 0, None
         module.train()
         wants_repr = objective.needs_representation
+        evaluate = lambda: self.evaluate(module, dev)  # noqa: E731
+        passes = self._passes(module, encoded)
         try:
             for epoch in range(stage.epochs):
+                objective.start_epoch(EpochContext(stage.name, epoch + 1, stage.rows, evaluate, passes))
                 for idx in self._batches(encoded, stage.rows, rng):
                     inputs = self.family.batch(encoded, idx)
+                    rng_state = torch.get_rng_state()  # this forward's dropout masks, for StepContext.forward()
                     if wants_repr:
                         logits, representation = module(*inputs, return_representation=True)
                     else:
@@ -135,7 +155,7 @@ class Trainer:
                     step += 1
                     objective.after_step(StepContext(module, inputs, idx, logits.detach(),
                                                      None if representation is None else representation.detach(),
-                                                     stage.name, step))
+                                                     stage.name, step, rng_state, evaluate))
                     running = loss if running is None else 0.98 * running + 0.02 * loss
                     if c.eval_every and step % c.eval_every == 0:
                         self._consider(module, self.evaluate(module, dev), f"{stage.name} step {step}")
@@ -144,7 +164,7 @@ class Trainer:
                         if step % 20 == 0:
                             bar.set_postfix(loss=f"{running:.4f}", best=self._best_text())
                 self._consider(module, self.evaluate(module, dev), f"{stage.name} epoch {epoch + 1}")
-                objective.end_epoch(stage.name, epoch + 1, lambda: self.evaluate(module, dev))
+                objective.end_epoch(EpochContext(stage.name, epoch + 1, stage.rows, evaluate, passes))
                 if bar is not None:
                     bar.set_postfix(loss=f"{running:.4f}", best=self._best_text())
         finally:
@@ -164,6 +184,7 @@ class Trainer:
         torch.manual_seed(c.seed)
         rng = np.random.default_rng(c.seed)
         module = self.family.build(self.num_classes)
+        self.family.optimizers(module, c.lr)  # the first optimizer imports torch's compiler stack (~1 s): not training
         started = time.perf_counter()
         try:
             for stage in stages:

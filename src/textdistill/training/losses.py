@@ -47,3 +47,27 @@ def distillation_loss(student_logits, teacher_logits, gold, *, loss: str, temper
     if alpha <= 0:
         return kd
     return (1.0 - alpha) * kd + alpha * gold_cross_entropy(student_logits, gold)
+
+
+# -- per-row losses (reduction none), for objectives that weigh or select per text -------------------------------
+def kl_rows(student_logits: torch.Tensor, target_probs: torch.Tensor, temperature: float) -> torch.Tensor:
+    """KL(target || student_T) * T^2 per row, for a target given as a distribution (0 log 0 = 0)."""
+    t = temperature
+    log_q = F.log_softmax(student_logits / t, dim=-1)
+    return (torch.xlogy(target_probs, target_probs) - target_probs * log_q).sum(dim=-1) * (t * t)
+
+
+def mse_rows(student_logits: torch.Tensor, target_logits: torch.Tensor) -> torch.Tensor:
+    return (student_logits - target_logits).pow(2).sum(dim=-1)
+
+
+def ce_rows(student_logits: torch.Tensor, gold: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy per row; 0 where there is no gold label (gold < 0)."""
+    safe = gold.clamp_min(0)
+    ce = F.cross_entropy(student_logits, safe, reduction="none")
+    return torch.where(gold >= 0, ce, torch.zeros_like(ce))
+
+
+def kl_to_distribution(student_logits, target_probs, temperature: float) -> torch.Tensor:
+    """Batch mean of ``kl_rows``: what KL to a mixture of teacher distributions costs."""
+    return kl_rows(student_logits, target_probs, temperature).mean()

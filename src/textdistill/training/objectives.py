@@ -1,37 +1,68 @@
 """What the student minimises, batch by batch. The training loop only ever calls an objective; which teacher (or
 mix of teachers) a batch learns from is the objective's business, so no loss or strategy name appears in the loop.
 
-An objective is built by the pipeline (from the teacher strategy) for each stage: ``DistillObjective`` for one
-fixed target per text (one teacher, or a fixed mix), ``GoldObjective`` for the gold-label fine-tune. Strategies
-that decide per instance while the student trains (reinforced selection) subclass ``Objective`` and use the hooks.
+An objective is built by the pipeline (from the teacher strategy, ``training/strategies/``) for each stage:
+``DistillObjective`` for one fixed target per text (one teacher's logits, a fixed mix of logits, or a mixed
+distribution), ``GoldObjective`` for the gold-label fine-tune. Strategies that decide per instance while the student
+trains (reinforced selection) subclass ``Objective`` and use the hooks:
+
+- ``start_epoch(EpochContext)`` / ``end_epoch(EpochContext)``: around each epoch; the context can run the (fixed)
+  student over any rows of the transfer set and evaluate it on dev;
+- ``loss(logits, idx, representation)``: the loss of a batch;
+- ``after_step(StepContext)``: after the optimiser step; ``StepContext.forward()`` re-runs the batch with the updated
+  weights and the same dropout masks, so a before/after difference isolates what the update did.
+
+This module imports torch only when an objective computes something, so strategy files (and the command line that
+reads their configs) load without it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable, Iterator
 
 import numpy as np
-import torch
-
-from .losses import distillation_loss, gold_cross_entropy
 
 
 @dataclass
 class StepContext:
     """One optimisation step, for objectives that learn from its outcome (``after_step``)."""
 
-    module: torch.nn.Module
+    module: object  # torch.nn.Module
     inputs: tuple
     idx: np.ndarray
-    logits: torch.Tensor  # before the update, detached
-    representation: torch.Tensor | None
+    logits: object  # before the update, detached
+    representation: object | None
     stage: str
     step: int
+    rng_state: object = None  # torch's RNG state before the step's forward pass (its dropout masks)
+    evaluate: Callable[[], float | None] | None = None
 
     def forward(self):
-        """(logits, representation) of the same batch with the updated weights (no gradient)."""
+        """(logits, representation) of the same batch with the updated weights (no gradient), with the dropout
+        masks of the step's own forward pass."""
+        import torch
+
         with torch.no_grad():
-            return self.module(*self.inputs, return_representation=True)
+            if self.rng_state is None:
+                return self.module(*self.inputs, return_representation=True)
+            now = torch.get_rng_state()
+            torch.set_rng_state(self.rng_state)
+            try:
+                return self.module(*self.inputs, return_representation=True)
+            finally:
+                torch.set_rng_state(now)
+
+
+@dataclass
+class EpochContext:
+    """The start or end of an epoch: which one, the dev metric, and read-only passes of the student over rows."""
+
+    stage: str
+    epoch: int  # 1-based
+    rows: np.ndarray  # the stage's rows of the transfer set
+    evaluate: Callable[[], float | None]
+    batches: Callable[..., Iterator[tuple]]  # batches(rows, batch_size) -> (idx, logits, representation), no grad
 
 
 class Objective:
@@ -40,21 +71,24 @@ class Objective:
     needs_representation = False  # pass the student's pooled representation of each text to ``loss``
     uses_teacher = True
 
-    def loss(self, logits: torch.Tensor, idx: np.ndarray, representation: torch.Tensor | None = None) -> torch.Tensor:
+    def loss(self, logits, idx: np.ndarray, representation=None):
         raise NotImplementedError
+
+    def start_epoch(self, context: EpochContext) -> None:
+        """Called before each epoch (a policy can pre-train on the fixed student here)."""
 
     def after_step(self, context: StepContext) -> None:
         """Called after each optimiser step (a policy can learn from what the step did)."""
 
-    def end_epoch(self, stage: str, epoch: int, evaluate) -> None:
-        """Called after each epoch; ``evaluate()`` gives the current dev metric (None without a dev set)."""
+    def end_epoch(self, context: EpochContext) -> None:
+        """Called after each epoch; ``context.evaluate()`` gives the current dev metric (None without a dev set)."""
 
     def summary(self) -> dict:
         """What to save with the model about how the teachers were used (JSON)."""
         return {}
 
     def state_tensors(self) -> dict[str, np.ndarray]:
-        """Arrays to save with the model (a policy's weights, per-teacher statistics)."""
+        """Arrays to save with the model (a policy's weights)."""
         return {}
 
 
@@ -64,21 +98,49 @@ class GoldObjective(Objective):
     uses_teacher = False
 
     def __init__(self, gold: np.ndarray):
+        import torch
+
         self.gold = torch.from_numpy(np.asarray(gold, dtype=np.int64))
 
     def loss(self, logits, idx, representation=None):
+        from .losses import gold_cross_entropy
+
         return gold_cross_entropy(logits, self.gold[idx])
 
 
+def centred_log(probs: np.ndarray) -> np.ndarray:
+    """log p minus its mean over classes: a distribution as logits (for MSE students)."""
+    log_p = np.log(np.clip(probs, 1e-8, None))
+    return (log_p - log_p.mean(-1, keepdims=True)).astype(np.float32)
+
+
 class DistillObjective(Objective):
-    """Distillation towards one fixed target per text (teacher logits), optionally mixed with alpha * CE(gold)."""
+    """Distillation towards one fixed target per text, optionally mixed with alpha * CE(gold).
+
+    ``target_kind="logits"``: the targets are logits (one teacher's, or a fixed mix of several): KL to their
+    softmax at the temperature, or MSE. ``"probs"``: the targets are distributions (a mix of teachers'
+    probabilities): KL to them; an MSE student regresses onto their centred log.
+    """
 
     def __init__(self, targets: np.ndarray, gold: np.ndarray, *, loss: str = "kl", temperature: float = 1.0,
-                 alpha: float = 0.0):
+                 alpha: float = 0.0, target_kind: str = "logits"):
+        import torch
+
+        if target_kind not in ("logits", "probs"):
+            raise ValueError(f"target_kind must be logits or probs, not {target_kind!r}")
+        if target_kind == "probs" and loss == "mse":
+            targets, target_kind = centred_log(targets), "logits"
         self.targets = torch.from_numpy(np.ascontiguousarray(targets, dtype=np.float32))
         self.gold = torch.from_numpy(np.asarray(gold, dtype=np.int64))
-        self.kind, self.temperature, self.alpha = loss, temperature, alpha
+        self.kind, self.temperature, self.alpha, self.target_kind = loss, temperature, alpha, target_kind
 
     def loss(self, logits, idx, representation=None):
-        return distillation_loss(logits, self.targets[idx], self.gold[idx], loss=self.kind,
-                                 temperature=self.temperature, alpha=self.alpha)
+        from .losses import distillation_loss, gold_cross_entropy, kl_to_distribution
+
+        if self.target_kind == "logits":
+            return distillation_loss(logits, self.targets[idx], self.gold[idx], loss=self.kind,
+                                     temperature=self.temperature, alpha=self.alpha)
+        kd = kl_to_distribution(logits, self.targets[idx], self.temperature)
+        if self.alpha <= 0:
+            return kd
+        return (1.0 - self.alpha) * kd + self.alpha * gold_cross_entropy(logits, self.gold[idx])

@@ -1,0 +1,95 @@
+"""What a teacher is: anything that turns texts (or text pairs) into logits and can say who it is.
+
+The pipeline, the cache and every multi-teacher strategy speak only this protocol, so a Hugging Face classifier
+(``huggingface.Teacher``), a saved textdistill student (``student.StudentTeacher``) or a user's own object can
+teach. ``load_teacher`` picks the implementation from what a directory holds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from ..errors import ModelError
+
+
+@runtime_checkable
+class Teacher(Protocol):
+    """The teacher protocol.
+
+    ``name``: short, for reports (the directory name by default). ``label_names``: the class of each logit column,
+    or None when the teacher's classes have no names (then the user maps them). ``fingerprint``: changes whenever
+    the outputs could change (weights, tokenizer, truncation); the output cache is keyed by it. ``source``: where
+    it came from (a path). ``logits(texts, pairs, progress=...)``: float32 (N, num_labels) in input order;
+    ``progress`` is False, True (own bar) or a tqdm bar to update.
+    """
+
+    name: str
+    label_names: list[str] | None
+    num_labels: int
+    fingerprint: str
+    source: str
+
+    def logits(self, texts: Sequence[str], pairs: Sequence[str] | None = None, *, progress: Any = False
+               ) -> np.ndarray: ...
+
+
+def is_student_dir(path: Path) -> bool:
+    """True for a directory holding a saved textdistill student (its config.json says so)."""
+    from ..persistence import FORMAT_NAME
+
+    try:
+        return json.loads((path / "config.json").read_text(encoding="utf-8")).get("format") == FORMAT_NAME
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def load_teacher(source, *, max_length: int | None = None, batch_size: int = 32, name: str | None = None):
+    """A teacher from a path (a Hugging Face classifier directory or a saved textdistill student), a hub id (when
+    online), or a teacher object (returned as is). One-line ModelError for anything else."""
+    if not isinstance(source, (str, os.PathLike)):
+        missing = [a for a in ("fingerprint", "num_labels", "logits") if not hasattr(source, a)]
+        if missing:
+            raise ModelError(f"{type(source).__name__} is not a teacher (it has no {', '.join(missing)})")
+        if name is not None:
+            source.name = name
+        elif not getattr(source, "name", None):
+            source.name = Path(str(getattr(source, "source", "") or type(source).__name__)).name or "teacher"
+        return source
+    path = Path(os.fspath(source)).expanduser()
+    if path.is_dir() and is_student_dir(path):
+        from .student import StudentTeacher
+
+        teacher = StudentTeacher.from_pretrained(path)
+    else:
+        from .huggingface import Teacher as HFTeacher
+
+        teacher = HFTeacher.from_pretrained(os.fspath(source), max_length=max_length, batch_size=batch_size)
+    if name is not None:
+        teacher.name = name
+    return teacher
+
+
+def load_teachers(sources, **kwargs) -> list:
+    """``load_teacher`` for one source or a list of them; names are made unique (``name``, ``name-2``, ...)."""
+    if sources is None:
+        return []
+    if isinstance(sources, (str, os.PathLike)) or not isinstance(sources, (list, tuple)):
+        sources = [sources]
+    teachers = [load_teacher(s, **kwargs) for s in sources]
+    seen: dict[str, int] = {}
+    for t in teachers:
+        base = t.name
+        seen[base] = seen.get(base, 0) + 1
+        if seen[base] > 1:
+            t.name = f"{base}-{seen[base]}"
+    fingerprints = [t.fingerprint for t in teachers]
+    for i, fp in enumerate(fingerprints):
+        if fp in fingerprints[:i]:
+            raise ModelError(f"teacher {teachers[i].source} is the same model as teacher "
+                             f"{teachers[fingerprints.index(fp)].source} (same fingerprint); give each teacher once")
+    return teachers
