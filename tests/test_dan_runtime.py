@@ -214,3 +214,24 @@ def test_compiled_and_numpy_runtimes_agree_on_a_saved_student(saved):
     assert np.allclose(fast.predict_logits(texts), slow.predict_logits(texts), atol=1e-5)
     assert fast.known_ngrams(texts).tolist() == slow.known_ngrams(texts).tolist()
     assert fast.known_ngrams(["", "zzz qqq"]).tolist() == [0, 0]
+
+
+def test_a_prediction_only_install_without_numba_torch_or_scipy_gives_the_same_answers(saved):
+    """numpy + safetensors are all predicting needs: the same logits come out with numba, torch and scipy absent."""
+    import subprocess
+    import sys
+
+    texts = corpus(50, seed=11) + ["", "unknown"]
+    code = f"""
+import sys, json
+for name in ("numba", "torch", "scipy", "transformers", "sklearn"):
+    sys.modules[name] = None  # importing any of them now fails
+from textdistill.students import Student
+s = Student.from_pretrained({str(saved)!r})
+assert not s.compiled
+print(json.dumps(s.predict_logits({texts!r}).tolist()))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    got = np.array(json.loads(proc.stdout))
+    assert np.allclose(got, Student.from_pretrained(saved).predict_logits(texts), atol=1e-5)

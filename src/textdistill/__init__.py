@@ -13,7 +13,7 @@ from .data.readers import LabelMap, TextDataset, read_dataset
 from .errors import DataError, ModelError, TextdistillError
 from .students import BiLSTMStudent, CNNStudent, DANStudent, Student
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _LAZY = {
     "distill": ("pipeline", "distill"),
