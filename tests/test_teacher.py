@@ -395,3 +395,30 @@ def test_finetune_bad_inputs(tiny_teacher_dir, tmp_path):
         finetune_teacher(str(tiny_teacher_dir), texts, labels, 2, tmp_path / "x", label_names=["a", "b"])
     with pytest.raises(ModelError, match="does not exist"):
         finetune_teacher(str(tmp_path / "nope"), texts, labels, 3, tmp_path / "x", label_names=["a", "b", "c"])
+
+
+def test_a_pickle_only_teacher_loads_weights_only_with_a_warning_and_safetensors_wins_where_both_exist(tmp_path):
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    from conftest import build_tiny_teacher
+
+    src = build_tiny_teacher(tmp_path / "src", num_labels=2)
+    model = AutoModelForSequenceClassification.from_pretrained(str(src))
+    pickled = tmp_path / "pickled"
+    shutil.copytree(src, pickled)
+    (pickled / "model.safetensors").unlink()
+    torch.save(model.state_dict(), pickled / "pytorch_model.bin")
+    with pytest.warns(UserWarning, match="pickle-based.*weights-only"):
+        teacher = Teacher.from_pretrained(str(pickled))
+    reference = Teacher.from_pretrained(str(src))
+    assert np.allclose(teacher.logits(["a b c", "d"]), reference.logits(["a b c", "d"]), atol=1e-6)
+    both = tmp_path / "both"
+    shutil.copytree(src, both)
+    torch.save({k: torch.zeros_like(v) for k, v in model.state_dict().items()}, both / "pytorch_model.bin")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning: the safetensors file is used, the (zeroed) pickle ignored
+        chosen = Teacher.from_pretrained(str(both))
+    assert np.allclose(chosen.logits(["a b c"]), reference.logits(["a b c"]), atol=1e-6)

@@ -57,8 +57,15 @@ def __getattr__(name):
     raise AttributeError(name)
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    say(f"warning: {str(message).strip().splitlines()[0]}")
+
+
 def main() -> None:
+    import warnings
+
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    warnings.showwarning = _one_line_warning  # warnings are one line too, never a source excerpt
     try:
         build_app()()
     except TextdistillError as exc:

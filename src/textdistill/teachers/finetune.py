@@ -154,9 +154,9 @@ def finetune_teacher(
     torch.manual_seed(config.seed)  # the new head's initialisation and dropout
     try:
         tokenizer = AutoTokenizer.from_pretrained(base)
-        model, info = load_classifier(base, torch.float32, num_labels=num_labels,
-                                  id2label=dict(enumerate(label_names)),
-                                  label2id={n: i for i, n in enumerate(label_names)}, ignore_mismatched_sizes=True)
+        model, info = load_classifier(base, torch.float32, folder=local if local.exists() else None,
+                                      num_labels=num_labels, id2label=dict(enumerate(label_names)),
+                                      label2id={n: i for i, n in enumerate(label_names)}, ignore_mismatched_sizes=True)
     except Exception as exc:
         raise ModelError(f"base model {base}: cannot be loaded ({first_line(exc)})") from None
     model.float().to(device)

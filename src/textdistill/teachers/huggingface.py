@@ -135,18 +135,38 @@ def quiet_transformers():
             hf_logging.enable_progress_bar()
 
 
-def load_classifier(source: str, dtype: Any, **kwargs):
+def weights_loading(folder: Path | None) -> dict:
+    """from_pretrained arguments that keep pickle out: safetensors wherever the directory has them; where it has
+    only a pickle-based file (pytorch_model.bin), torch's weights-only loader, with a one-line warning."""
+    if folder is None or not folder.is_dir():
+        return {}
+    files = _weight_files(folder)
+    if any(p.name.endswith(".safetensors") for p in files):
+        return {"use_safetensors": True}
+    if files:
+        import warnings
+
+        warnings.warn(f"{folder}: weights only in a pickle-based file ({files[0].name}); loading it with torch's "
+                      f"weights-only loader (save the model with safetensors to avoid this)", UserWarning, stacklevel=3)
+        return {"use_safetensors": False, "weights_only": True}
+    return {}
+
+
+def load_classifier(source: str, dtype: Any, folder: Path | None = None, **kwargs):
     """(model, loading info) from AutoModelForSequenceClassification.from_pretrained in the given dtype.
 
-    Quietly: callers judge the returned missing/mismatched keys themselves.
+    Quietly: callers judge the returned missing/mismatched keys themselves. ``folder`` (the local directory) lets
+    the loader prefer safetensors and load a pickle-based file only weights-only.
     """
     from transformers import AutoModelForSequenceClassification
 
+    kwargs = {**weights_loading(Path(folder) if folder is not None else None), **kwargs}
     with quiet_transformers():
         try:
             return AutoModelForSequenceClassification.from_pretrained(source, dtype=dtype, output_loading_info=True,
                                                                       **kwargs)
-        except TypeError:  # transformers < 4.56 only knows torch_dtype
+        except TypeError:  # transformers < 4.56 only knows torch_dtype (and older ones no weights_only)
+            kwargs.pop("weights_only", None)
             return AutoModelForSequenceClassification.from_pretrained(source, torch_dtype=dtype,
                                                                       output_loading_info=True, **kwargs)
 
@@ -225,7 +245,7 @@ class Teacher:
         # float16 matmuls are slow (or unsupported) on CPU: compute in float32 there; keep the stored dtype on GPU.
         dtype: Any = "auto" if device.startswith("cuda") else torch.float32
         try:
-            model, info = load_classifier(load_from, dtype)
+            model, info = load_classifier(load_from, dtype, folder=folder)
             tokenizer = AutoTokenizer.from_pretrained(load_from)
         except Exception as exc:
             raise ModelError(f"teacher {source}: cannot be loaded ({first_line(exc)})") from None
