@@ -14,8 +14,11 @@ fresh environment compiles.
 from __future__ import annotations
 
 import numpy as np
+from llvmlite import binding as _llvm
+from llvmlite import ir as _ir
 from numba import njit, types
-from numba.extending import overload
+from numba.core import cgutils
+from numba.extending import intrinsic, overload
 
 from .charclasses import IGNORE, MARK, PUNCT, SPACE, SPLIT, WORD
 
@@ -28,6 +31,31 @@ _C1 = np.uint64(0xFF51AFD7ED558CCD)
 _C2 = np.uint64(0xC4CEB9FE1A85EC53)
 _S33 = np.uint64(33)
 _NONE = 255  # "no token open"
+
+
+_PREFETCH = "llvm.prefetch.p0" if _llvm.llvm_version_info[0] >= 15 else "llvm.prefetch.p0i8"  # opaque pointers
+
+
+@intrinsic
+def prefetch(typingctx, arr, index):
+    """Ask the CPU to start loading ``arr[index]`` (2-D: row ``index``) now. A lookup in a large vocabulary is a cache
+    miss; issuing all of a text's misses before using any of them overlaps their latencies (the kernel's main cost
+    on tables bigger than the cache)."""
+    sig = types.void(arr, index)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        indices = [args[1]] + [context.get_constant(types.intp, 0)] * (aryty.ndim - 1)
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, indices, wraparound=False)
+        i8p = _ir.IntType(8).as_pointer()
+        i32 = _ir.IntType(32)
+        fn = cgutils.get_or_insert_function(builder.module, _ir.FunctionType(_ir.VoidType(), [i8p, i32, i32, i32]),
+                                            _PREFETCH)
+        builder.call(fn, [builder.bitcast(ptr, i8p), _ir.Constant(i32, 0), _ir.Constant(i32, 3), _ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -107,15 +135,26 @@ def tokenize_hashes(data, starts, classes):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _probe(h, keys, rows, shift, mask):
-    pos = np.int64((h * FIB) >> shift)
+def _slot(h, shift):
+    return np.int64((h * FIB) >> shift)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _probe_from(h, pos, index, mask):
+    """Row of n-gram hash h, -1 if absent. ``index``: (slots, 2) uint64 = [key, row + 1], 0 = an empty slot: a probe
+    reads one cache line."""
     while True:
-        r = rows[pos]
-        if r < 0:
+        r = index[pos, 1]
+        if r == 0:
             return -1
-        if keys[pos] == h:
-            return r
+        if index[pos, 0] == h:
+            return np.int64(r) - 1
         pos = (pos + 1) & mask
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _probe(h, index, shift, mask):
+    return _probe_from(h, _slot(h, shift), index, mask)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -151,10 +190,10 @@ def ngram_hashes(th, counts, min_n, max_n):
 
 
 @njit(cache=True, nogil=True)
-def ngram_rows(th, counts, min_n, max_n, keys, rows, shift, buckets, vocab_size):
+def ngram_rows(th, counts, min_n, max_n, index, shift, buckets, vocab_size):
     """Table rows of the known n-grams of every text (unknown ones dropped, or hashed into ``buckets`` extra rows)
     and each text's start offset: an EmbeddingBag's input."""
-    mask = np.int64(len(keys) - 1)
+    mask = np.int64(index.shape[0] - 1)
     total = 0
     for t in range(len(counts)):
         for n in range(min_n, max_n + 1):
@@ -171,7 +210,7 @@ def ngram_rows(th, counts, min_n, max_n, keys, rows, shift, buckets, vocab_size)
         for n in range(min_n, max_n + 1):
             for a in range(base, base + m - n + 1):
                 g = _ngram(th, a, n)
-                r = _probe(g, keys, rows, shift, mask)
+                r = _probe(g, index, shift, mask)
                 if r >= 0:
                     out[k] = r
                     k += 1
@@ -208,11 +247,19 @@ def _add_row(acc, table, r, scales, lut):
     return None
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _prefetch_row(table, r, line):
+    """Every cache line of table row r (``line`` elements each)."""
+    for j in range(0, table.shape[1], line):
+        prefetch(table[r], j)
+
+
 @njit(cache=True, nogil=True)
 def pool_rows(rows, offsets, table, scales, lut):
     """Mean of each text's rows (``rows[offsets[i]:offsets[i+1]]``); zeros for a text with none."""
     n = len(offsets)
     dim = table.shape[1]
+    line = max(1, 64 // table.itemsize)
     out = np.zeros((n, dim), dtype=np.float32)
     acc = np.empty(dim, dtype=np.float32)
     for t in range(n):
@@ -220,6 +267,8 @@ def pool_rows(rows, offsets, table, scales, lut):
         hi = offsets[t + 1] if t + 1 < n else len(rows)
         if hi == lo:
             continue
+        for k in range(lo, hi):  # all of the text's rows in flight first
+            _prefetch_row(table, rows[k], line)
         acc[:] = 0.0
         for k in range(lo, hi):
             add_row(acc, table, rows[k], scales, lut)
@@ -230,32 +279,49 @@ def pool_rows(rows, offsets, table, scales, lut):
 
 
 @njit(cache=True, nogil=True)
-def pool_texts(data, starts, classes, min_n, max_n, keys, rows, shift, buckets, vocab_size, table, scales, lut):
-    """Text bytes -> mean embedding of each text's known n-grams, in one pass (and the n-gram count of each)."""
+def pool_texts(data, starts, classes, min_n, max_n, index, shift, buckets, vocab_size, table, scales, lut):
+    """Text bytes -> mean embedding of each text's known n-grams, in one pass (and the n-gram count of each).
+
+    Per text: hash every n-gram and prefetch its index slot; probe; prefetch the rows found; add them. The misses
+    of a text are in flight together rather than one after another.
+    """
     th, counts = tokenize_hashes(data, starts, classes)
     n_texts = len(counts)
     dim = table.shape[1]
+    line = max(1, 64 // table.itemsize)
     out = np.zeros((n_texts, dim), dtype=np.float32)
     found = np.zeros(n_texts, dtype=np.int64)
     acc = np.empty(dim, dtype=np.float32)
-    mask = np.int64(len(keys) - 1)
+    mask = np.int64(index.shape[0] - 1)
     nb = np.uint64(buckets)
-    hits = np.empty(max(1, (max_n - min_n + 1) * (np.max(counts) if n_texts else 0)), dtype=np.int64)
+    longest = np.max(counts) if n_texts else 0
+    cap = max(1, (max_n - min_n + 1) * longest)
+    hashes = np.empty(cap, dtype=np.uint64)
+    slots = np.empty(cap, dtype=np.int64)
+    hits = np.empty(cap, dtype=np.int64)
     base = 0
     for t in range(n_texts):
         m = counts[t]
-        nh = 0
-        for n in range(min_n, max_n + 1):  # probe first, then gather: independent loads overlap in the CPU
+        ng = 0
+        for n in range(min_n, max_n + 1):
             for a in range(base, base + m - n + 1):
                 g = _ngram(th, a, n)
-                r = _probe(g, keys, rows, shift, mask)
-                if r >= 0:
-                    hits[nh] = r
-                    nh += 1
-                elif buckets > 0:
-                    hits[nh] = vocab_size + np.int64(g % nb)
-                    nh += 1
+                pos = _slot(g, shift)
+                prefetch(index, pos)
+                hashes[ng] = g
+                slots[ng] = pos
+                ng += 1
         base += m
+        nh = 0
+        for q in range(ng):
+            r = _probe_from(hashes[q], slots[q], index, mask)
+            if r < 0:
+                if buckets == 0:
+                    continue
+                r = vocab_size + np.int64(hashes[q] % nb)
+            _prefetch_row(table, r, line)
+            hits[nh] = r
+            nh += 1
         found[t] = nh
         if nh == 0:
             continue
@@ -288,18 +354,17 @@ def folded_head(pooled, b1, w2, b2):
 
 
 @njit(cache=True, nogil=True)
-def build_index(keys_in, bits):
-    """Open-addressing table (linear probing) of ``keys_in`` -> their positions, with 2**bits slots."""
+def build_index(keys_in, rows_in, bits):
+    """The lookup table: (2**bits, 2) uint64 of [key, row + 1] (0 = empty), linear probing."""
     size = np.int64(1) << bits
     mask = size - 1
     shift = np.uint64(64 - bits)
-    keys = np.zeros(size, dtype=np.uint64)
-    rows = np.full(size, -1, dtype=np.int32)
+    index = np.zeros((size, 2), dtype=np.uint64)
     for i in range(len(keys_in)):
         h = keys_in[i]
         pos = np.int64((h * FIB) >> shift)
-        while rows[pos] >= 0:
+        while index[pos, 1] != 0:
             pos = (pos + 1) & mask
-        keys[pos] = h
-        rows[pos] = i
-    return keys, rows
+        index[pos, 0] = h
+        index[pos, 1] = np.uint64(rows_in[i] + 1)
+    return index

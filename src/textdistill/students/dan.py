@@ -208,8 +208,8 @@ class DANStudent(Student):
         f = self.featurizer
         c, idx = f.config, f.index_
         data, starts = f.tokenizer.encode(texts)
-        return f.tokenizer.kernels.pool_texts(data, starts, f.tokenizer.classes, c.min_n, c.max_n, idx.keys,
-                                              idx.rows, idx.shift, c.buckets, f.vocab_size, self._ktable,
+        return f.tokenizer.kernels.pool_texts(data, starts, f.tokenizer.classes, c.min_n, c.max_n, idx.table,
+                                              idx.shift, c.buckets, f.vocab_size, self._ktable,
                                               self._kscales, half_lut())
 
     def logits_batch(self, texts, pairs=None) -> np.ndarray:
