@@ -43,8 +43,9 @@ def log(msg: str) -> None:
 
 
 def textdistill(*args: str) -> tuple[str, float]:
-    """Run the CLI as a user would; returns the command line and its wall time."""
-    cmd = [str(Path(sys.executable).parent / "textdistill"), *map(str, args)]
+    """Run the CLI as a user would (torch on one thread: the machine has two cores and other jobs may share it);
+    returns the command line and its wall time."""
+    cmd = [str(Path(sys.executable).parent / "textdistill"), "--threads", "1", *map(str, args)]
     shown = "textdistill " + " ".join(shlex.quote(str(a)).replace(str(ROOT) + "/", "").replace(str(SHARED), "../shared")
                                       for a in args)
     log(shown)
