@@ -32,6 +32,7 @@ _LAZY = {
     "FinetuneConfig": ("teachers.finetune", "FinetuneConfig"),
     "TrainConfig": ("training.config", "TrainConfig"),
     "DANConfig": ("students.dan", "DANConfig"),
+    "StorageConfig": ("students.dan", "StorageConfig"),
     "BiLSTMConfig": ("students.bilstm", "BiLSTMConfig"),
     "CNNConfig": ("students.cnn", "CNNConfig"),
     "WordConfig": ("featurizers.words", "WordConfig"),
