@@ -29,7 +29,10 @@ def _global_options(
         torch.set_num_threads(threads)
 
 
-def build_app() -> typer.Typer:
+def build_app(only: str | None = None) -> typer.Typer:
+    """The whole app; ``only`` (the command about to run) skips building ``distill``'s generated flags when another
+    command runs: reading every installed package's entry points for plugins costs a tenth of a second, which a
+    one-line ``predict`` should not pay."""
     from . import compress, predict, teachers
     from .distill import augment_command, make_distill_command
 
@@ -41,7 +44,8 @@ def build_app() -> typer.Typer:
     teacher_app.command("report")(teachers.report)
     app.add_typer(teacher_app, name="teacher")
     app.command("label")(teachers.label)
-    app.command("distill")(make_distill_command())
+    if only in (None, "distill"):
+        app.command("distill")(make_distill_command())
     app.command("augment")(augment_command)
     app.command("evaluate")(predict.evaluate)
     app.command("predict")(predict.predict)
@@ -57,6 +61,20 @@ def __getattr__(name):
     raise AttributeError(name)
 
 
+def _command_name(argv: list[str]) -> str | None:
+    """The subcommand in ``argv`` (after global options such as ``--threads N``); None for help or no command."""
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--threads":
+            i += 2
+            continue
+        if arg.startswith("-"):
+            return None  # --help, --threads=N, ...: build everything
+        return arg
+    return None
+
+
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):
     say(f"warning: {str(message).strip().splitlines()[0]}")
 
@@ -67,7 +85,7 @@ def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     warnings.showwarning = _one_line_warning  # warnings are one line too, never a source excerpt
     try:
-        build_app()()
+        build_app(only=_command_name(sys.argv[1:]))()
     except TextdistillError as exc:
         say(f"error: {exc}")
         sys.exit(2)
