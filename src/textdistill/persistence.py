@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -15,6 +16,19 @@ from .errors import ModelError
 
 FORMAT_NAME = "textdistill-student"
 FORMAT_VERSION = 2  # 2: featurizer v2, folded / float16 / int8 DAN tables; version-1 directories still load
+
+
+def hash_files(folder: Path, names: list[str], salt: bytes) -> "hashlib._Hash":
+    """blake2b-128 over the files' names and bytes, in the order given (a directory's identity by content)."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(salt + b"\0")
+    for name in names:
+        h.update(name.encode() + b"\0")
+        with open(folder / name, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        h.update(b"\0")
+    return h
 
 
 def write_dir_atomically(out_dir: str | Path, write: Callable[[Path], None], overwrite: bool = True) -> Path:

@@ -166,14 +166,20 @@ def _ngram(th, a, n):
     return g ^ (ORDER_SALT * np.uint64(n))
 
 
-@njit(cache=True, nogil=True)
-def ngram_hashes(th, counts, min_n, max_n):
-    """All n-gram hashes (min_n..max_n) of every text and the text index of each (for vocabulary counting)."""
+@njit(cache=True, nogil=True, inline="always")
+def _n_ngrams(counts, min_n, max_n):
     total = 0
     for t in range(len(counts)):
         for n in range(min_n, max_n + 1):
             if counts[t] >= n:
                 total += counts[t] - n + 1
+    return total
+
+
+@njit(cache=True, nogil=True)
+def ngram_hashes(th, counts, min_n, max_n):
+    """All n-gram hashes (min_n..max_n) of every text and the text index of each (for vocabulary counting)."""
+    total = _n_ngrams(counts, min_n, max_n)
     out = np.empty(total, dtype=np.uint64)
     owner = np.empty(total, dtype=np.int64)
     k = 0
@@ -194,11 +200,7 @@ def ngram_rows(th, counts, min_n, max_n, index, shift, buckets, vocab_size):
     """Table rows of the known n-grams of every text (unknown ones dropped, or hashed into ``buckets`` extra rows)
     and each text's start offset: an EmbeddingBag's input."""
     mask = np.int64(index.shape[0] - 1)
-    total = 0
-    for t in range(len(counts)):
-        for n in range(min_n, max_n + 1):
-            if counts[t] >= n:
-                total += counts[t] - n + 1
+    total = _n_ngrams(counts, min_n, max_n)
     out = np.empty(total, dtype=np.int64)
     offsets = np.empty(len(counts), dtype=np.int64)
     k = 0

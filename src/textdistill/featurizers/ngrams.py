@@ -127,6 +127,28 @@ class NgramConfig:
         return asdict(self)
 
 
+def hash_chunks(texts: Sequence[str], chunks_of, hash_chunk, memo: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Token hashes of all texts and each text's token count, where a text's tokens are those of its whitespace
+    chunks in order: ``hash_chunk`` runs once per distinct chunk (most chunks of real text repeat: "the", "film,")
+    and is memoised in ``memo``."""
+    get = memo.get
+    flat: list[int] = []
+    lengths = np.empty(len(texts), dtype=np.int64)
+    for k, text in enumerate(texts):
+        chunks = chunks_of(text)
+        found = [get(c) for c in chunks]
+        if None in found:
+            if len(memo) > _MEMO_LIMIT:
+                memo.clear()
+            for j, h in enumerate(found):
+                if h is None:
+                    found[j] = memo[chunks[j]] = hash_chunk(chunks[j])
+        before = len(flat)
+        flat.extend(chain.from_iterable(found))
+        lengths[k] = len(flat) - before
+    return np.array(flat, dtype=np.uint64), lengths
+
+
 class Tokenizer:
     """Version-1 tokenizer: one regex (punctuation and one-character tokens kept), blake2b hashes, memoised."""
 
@@ -160,26 +182,13 @@ class Tokenizer:
         token hashes: most chunks of real text repeat ("the", "film,"), so the regex and hashing run once per
         distinct chunk rather than once per token.
         """
-        memo = self._chunk_memo
-        get = memo.get
-        flat: list[int] = []
-        lengths = np.empty(len(texts), dtype=np.int64)
-        for k, text in enumerate(texts):
+        def chunks_of(text: str) -> list[str]:
             if _SEP in text:  # as in the regex path, the separator character counts as a space
                 text = text.replace(_SEP, " ")
-            chunks = self.normalize(text).split()
-            found = [get(c) for c in chunks]
-            if None in found:
-                if len(memo) > _MEMO_LIMIT:
-                    memo.clear()
-                for j, h in enumerate(found):
-                    if h is None:
-                        c = chunks[j]
-                        found[j] = memo[c] = tuple(token_hash_v1(t) for t in self.pattern.findall(c))
-            before = len(flat)
-            flat.extend(chain.from_iterable(found))
-            lengths[k] = len(flat) - before
-        return np.array(flat, dtype=np.uint64), lengths
+            return self.normalize(text).split()
+
+        findall = self.pattern.findall
+        return hash_chunks(texts, chunks_of, lambda c: tuple(token_hash_v1(t) for t in findall(c)), self._chunk_memo)
 
     def _hash_batch_by_regex(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Any pattern: the batch is normalised and tokenised as one string, texts joined by a separator that
@@ -272,25 +281,8 @@ class UnicodeTokenizer:
             per_text = [[token_hash_v2(t) for t in self.tokenize(text)] for text in texts]
             lengths = np.array([len(p) for p in per_text], dtype=np.int64)
             return np.array(list(chain.from_iterable(per_text)), dtype=np.uint64), lengths
-        memo = self._chunk_memo
-        get = memo.get
-        flat: list[int] = []
-        lengths = np.empty(len(texts), dtype=np.int64)
         findall = self._token.findall
-        for k, text in enumerate(texts):
-            chunks = self.chunks(text)
-            found = [get(c) for c in chunks]
-            if None in found:
-                if len(memo) > _MEMO_LIMIT:
-                    memo.clear()
-                for j, h in enumerate(found):
-                    if h is None:
-                        c = chunks[j]
-                        found[j] = memo[c] = tuple(token_hash_v2(t) for t in findall(c))
-            before = len(flat)
-            flat.extend(chain.from_iterable(found))
-            lengths[k] = len(flat) - before
-        return np.array(flat, dtype=np.uint64), lengths
+        return hash_chunks(texts, self.chunks, lambda c: tuple(token_hash_v2(t) for t in findall(c)), self._chunk_memo)
 
 
 class KernelTokenizer:

@@ -12,6 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from ..persistence import hash_files
 from ..errors import ConfigError, DataError, ModelError
 
 CARD_NAME = "teacher_card.json"
@@ -98,16 +99,9 @@ def load_tokenizer(source: str | os.PathLike, what: str = "teacher directory"):
 def fingerprint_dir(folder: str | Path, max_length: int) -> str:
     """Stable hex id of a model directory's config, tokenizer files and weights (by content, not path) + max_length."""
     folder = Path(folder)
-    h = hashlib.blake2b(digest_size=16)
-    h.update(b"textdistill-teacher-v1\0")
     names = [n for n in ("config.json",) + TOKENIZER_FILES if (folder / n).is_file()]
     names += [p.name for p in _weight_files(folder)]
-    for name in names:
-        h.update(name.encode() + b"\0")
-        with open(folder / name, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        h.update(b"\0")
+    h = hash_files(folder, names, b"textdistill-teacher-v1")
     h.update(f"max_length={int(max_length)}".encode())
     return h.hexdigest()
 

@@ -6,13 +6,13 @@ gets a cache of its own; its label names are its classes, so its columns always 
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
 from ..errors import ModelError
+from ..persistence import hash_files
 
 FINGERPRINT_FILES_SUFFIXES = (".json", ".safetensors")
 
@@ -23,17 +23,9 @@ def fingerprint_student_dir(folder: Path) -> str:
     Files written by training but not read by prediction (teachers.json, policy.safetensors: how the student was
     taught) are left out, so they never change the fingerprint.
     """
-    h = hashlib.blake2b(digest_size=16)
-    h.update(b"textdistill-student-teacher-v1\0")
     names = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name.endswith(FINGERPRINT_FILES_SUFFIXES)
                    and p.name not in ("teachers.json", "policy.safetensors"))
-    for name in names:
-        h.update(name.encode() + b"\0")
-        with open(folder / name, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        h.update(b"\0")
-    return h.hexdigest()
+    return hash_files(folder, names, b"textdistill-student-teacher-v1").hexdigest()
 
 
 class StudentTeacher:
