@@ -502,6 +502,38 @@ def loading(args):
                                      "texts; two_processes = two processes serving the same model at once."})
 
 
+def sequence_speed(args):
+    """BiLSTM and CNN runtimes on SST-2 dev, side by side: the compiled kernels (ragged batches) against the numpy
+    path (padded batches: the runtime textdistill 0.1 shipped), and the teacher; students trained on gold labels
+    with the CLI defaults (accuracy is reported, speed is the point)."""
+    from textdistill.students import Student
+
+    teacher = TEACHERS / "sst2-minilm-l6"
+    train_file, dev_file = DATA / "sst2/train.tsv.gz", DATA / "sst2/dev.tsv.gz"
+    dev = read_dataset(dev_file)
+    rows = {}
+    for kind in ("bilstm", "cnn"):
+        out = WORK / f"sst2-{kind}-gold"
+        if args.reuse_students and (out / "config.json").exists():
+            cmd, wall = f"(reused {out.relative_to(ROOT)})", None
+        else:
+            cmd, wall = textdistill("distill", "--student", kind, "--train", train_file, "--dev", dev_file, "--out",
+                                    out, "--overwrite")
+        r = bench_models(out, dev, teacher=str(teacher), limit=len(dev), teacher_limit=len(dev), repeats=5,
+                         cache_root=CACHE)
+        student = Student.from_pretrained(out).set_backend("numpy")
+        r["student"]["numpy_path"] = {f"batch_{bs}": student_speed(student, dev.texts[: len(dev) if bs > 1 else 500],
+                                                                   None, bs, 5)["end_to_end"] for bs in (32, 1)}
+        rows[kind] = {"command": cmd, "wall_s": wall, "bench": r, "accuracy": r["student"]["metrics"]["accuracy"]}
+        b = r["student"]
+        log(f"{kind}: compiled {b['batch_32']['end_to_end']['texts_per_s']:.0f}/s vs numpy "
+            f"{b['numpy_path']['batch_32']['texts_per_s']:.0f}/s at batch 32")
+    save_result("sequence-speed", {"dataset": "sst2", "test_file": "sst2/dev.tsv.gz", "students": rows,
+                                   "command": "python benchmarks/run.py sequence-speed",
+                                   "notes": "gold-only students at the CLI defaults; 'numpy path' = the same student "
+                                            "with set_backend('numpy') (padded batches, what 0.1 ran)."})
+
+
 def sst2_students(args):
     """Tang et al. on SST-2 with no external corpus: BiLSTM and CNN on gold labels, distilled on train, distilled on
     train + augmentation; the DAN with augmentation vs Amazon vs both; the cost of augmenting and labelling."""
@@ -806,7 +838,7 @@ def table(args):
         r = json.loads(ft.read_text())
         lines.append(f"`teacher finetune` reproducing sst2-minilm-l6: dev accuracy {r['reproduced_dev_accuracy']:.4f} "
                      f"vs the card's {r['reference_dev_accuracy']:.4f} ({r['wall_s'] / 60:.0f} min).")
-    lines += students_table() + pairs_table()
+    lines += sequence_speed_table() + students_table() + pairs_table()
     text = "\n".join(lines)
     readme = ROOT / "README.md"
     body = readme.read_text()
@@ -818,6 +850,25 @@ def table(args):
 
 def _speed(bench: dict, who: str, key: str = "end_to_end", batch: str = "batch_32") -> str:
     return f"{bench[who][batch][key]['texts_per_s']:,.0f}"
+
+
+def sequence_speed_table() -> list[str]:
+    path = RESULTS / "sequence-speed.json"
+    if not path.exists():
+        return []
+    r = json.loads(path.read_text())
+    lines = ["", f"**BiLSTM and CNN runtimes** (sst2/dev.tsv.gz, gold-only students at the defaults; teacher "
+                 f"`sst2-minilm-l6`; {r['hardware']['cpu']}, 1 thread each): compiled kernels over ragged batches vs "
+                 f"the numpy path over padded batches (the 0.1 runtime)", "",
+             "| student | dev accuracy | compiled b32 | numpy b32 | compiled b1 | numpy b1 | x teacher b32 |",
+             "|---|---|---|---|---|---|---|"]
+    for kind, v in r["students"].items():
+        b = v["bench"]["student"]
+        n = b["numpy_path"]
+        lines.append(f"| {kind} | {v['accuracy']:.4f} | {b['batch_32']['end_to_end']['texts_per_s']:,.0f} | "
+                     f"{n['batch_32']['texts_per_s']:,.0f} | {b['batch_1']['end_to_end']['texts_per_s']:,.0f} | "
+                     f"{n['batch_1']['texts_per_s']:,.0f} | {v['bench']['speedup']['batch_32_end_to_end']:.0f}x |")
+    return lines + [""]
 
 
 def students_table() -> list[str]:
@@ -876,7 +927,7 @@ def pairs_table() -> list[str]:
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", choices=["sst2", "imdb", "imdb-label", "finetune", "vocab-scale", "sst2-students",
-                                         "pairs", "sizes", "loading", "table", "all"])
+                                         "pairs", "sizes", "loading", "sequence-speed", "table", "all"])
     parser.add_argument("--size-tasks", nargs="*", default=["sst2", "imdb"], help="sizes/loading: which students.")
     parser.add_argument("--tasks", nargs="*", default=["mrpc", "rte", "qnli"], help="pairs: which tasks.")
     parser.add_argument("--pair-epochs", type=float, default=3, help="pairs: teacher fine-tuning epochs.")
@@ -898,7 +949,8 @@ def main():
     if not DATA.exists():
         sys.exit(f"benchmark data not found at {DATA} (set TEXTDISTILL_SHARED)")
     jobs = {"sst2": [sst2], "imdb": [imdb], "imdb-label": [imdb_files], "vocab-scale": [vocab_scale], "finetune": [finetune],
-            "sst2-students": [sst2_students], "pairs": [pairs], "sizes": [sizes], "loading": [loading], "table": [table],
+            "sst2-students": [sst2_students], "pairs": [pairs], "sizes": [sizes], "loading": [loading], "sequence-speed": [sequence_speed],
+            "table": [table],
             "all": [sst2, imdb, sizes, loading, finetune, sst2_students, pairs, table]}
     for job in jobs[args.what]:
         job(args)
