@@ -636,3 +636,20 @@ def test_student_flag_errors_are_one_line(tiny, tmp_path, flags, fragment):
     code, stdout, stderr = run_main(["distill", "--train", tiny["train"], "--out", out, *flags])
     assert_user_error(code, stdout, stderr, fragment)
     assert not out.exists()
+
+
+def test_cli_defaults_are_the_python_api_defaults_nested_configs_included():
+    """A family may default a nested config differently from the nested class (the DAN's min_count): the CLI
+    must build exactly the Python API's default config when no flag is given, and apply a flag over it."""
+    from textdistill.cli import flags as cli_flags
+    from textdistill.cli.distill import distill_configs
+    from textdistill.students import FAMILIES
+
+    flags = cli_flags.collect(distill_configs())
+    for name, runtime in FAMILIES.items():
+        built, used = cli_flags.build(runtime.config_class, {}, flags, name)
+        assert built == runtime.config_class() and not used, name
+    dan = FAMILIES.get("dan").config_class
+    built, _ = cli_flags.build(dan, {"min_count": 5, "dtype": "int8"}, flags, "dan")
+    assert built.ngrams.min_count == 5 and built.storage.dtype == "int8"
+    assert built.ngrams.max_n == dan().ngrams.max_n

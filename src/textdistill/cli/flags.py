@@ -109,18 +109,22 @@ def build(cls, values: dict[str, Any], flags: dict[str, Flag], what: str):
     """
     used: set[str] = set()
 
-    def make(c, prefix: str):
+    def make(c, prefix: str, base=None):
+        """``c`` with the given flags applied over ``base`` (the parent's default for a nested config: a family may
+        default its nested config differently from the nested class, e.g. the DAN's min_count)."""
         kwargs = {}
         for f in dataclasses.fields(c):
             path = f"{prefix}{f.name}"
             if is_nested(c, f):
-                kwargs[f.name] = make(field_type(c, f), f"{path}.")
+                default = (f.default_factory() if f.default_factory is not dataclasses.MISSING else
+                           None if f.default is dataclasses.MISSING else f.default)
+                kwargs[f.name] = make(field_type(c, f), f"{path}.", default)
                 continue
             for param, spec in flags.items():
                 if values.get(param) is not None and any(o is cls and p == path for o, p in spec.owners):
                     kwargs[f.name] = _convert(values[param], field_type(c, f), spec.flag)
                     used.add(param)
-        return c(**kwargs)
+        return dataclasses.replace(base, **kwargs) if base is not None else c(**kwargs)
 
     try:
         return make(cls, ""), used
