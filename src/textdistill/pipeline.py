@@ -35,31 +35,29 @@ def _family_classes(name: str):
 
 
 def build_student_config(name: str, **options):
-    """The config of student family ``name`` from flat options (CLI flags); nested configs (the n-gram or word
-    settings) take the options that name their fields. An option the family does not have is an error."""
+    """The config of student family ``name`` from flat options named by field (nested configs, such as the DAN's
+    n-gram settings, take the options that name their fields), over the family's own defaults. An option the family
+    does not have is an error."""
     import dataclasses
 
     from .errors import ConfigError
 
     _, config_cls = _family_classes(name)
-    top, nested = {}, {}
-    fields = {f.name: f for f in dataclasses.fields(config_cls)}
-    nested_types = {}
-    for f in fields.values():
-        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else None
-        if dataclasses.is_dataclass(default):
-            nested_types[f.name] = type(default)
+    base = config_cls()
+    nested = {f.name: getattr(base, f.name) for f in dataclasses.fields(config_cls)
+              if dataclasses.is_dataclass(getattr(base, f.name))}
+    top, inner = {}, {}
     for key, value in options.items():
-        if key in fields and key not in nested_types:
+        if key in {f.name for f in dataclasses.fields(config_cls)} and key not in nested:
             top[key] = value
             continue
-        owner = next((n for n, t in nested_types.items() if key in {f.name for f in dataclasses.fields(t)}), None)
+        owner = next((n for n, v in nested.items() if key in {f.name for f in dataclasses.fields(v)}), None)
         if owner is None:
             raise ConfigError(f"--{key.replace('_', '-')} does not apply to the {name} student")
-        nested.setdefault(owner, {})[key] = value
-    for owner, values in nested.items():
-        top[owner] = nested_types[owner](**values)
-    return config_cls(**top)
+        inner.setdefault(owner, {})[key] = value
+    for owner, values in inner.items():
+        top[owner] = dataclasses.replace(nested[owner], **values)
+    return dataclasses.replace(base, **top)
 
 
 def config_dict(config) -> dict:
