@@ -307,6 +307,8 @@ def distill(train: TextDataset, *, out: str | Path | None = None, teacher=None, 
         "augment": None if augment is None or not teachers else augment.to_dict(),
     }
     result = family.export(module, labels, metadata)
+    if hasattr(result, "describe"):  # what is saved, and how big (after folding, pruning, quantising)
+        log(f"model: {result.describe()}")
     if dev is not None:
         pred = result.predict_logits(dev.texts, dev.pairs).argmax(-1)
         report.dev = classification_metrics(dev_gold, pred, len(labels), report.teacher_dev_pred)
