@@ -150,8 +150,11 @@ class Student:
         return write_dir_atomically(path, write, overwrite=overwrite)
 
     @classmethod
-    def from_pretrained(cls, path: str | Path) -> "Student":
-        """Load any saved student; the directory is validated and a problem is reported in one line."""
+    def from_pretrained(cls, path: str | Path, *, mmap: bool = True) -> "Student":
+        """Load any saved student; the directory is validated and a problem is reported in one line.
+
+        Weights are memory-mapped (``mmap=False`` reads them into memory instead, e.g. when the directory is about
+        to be replaced by a file system that does not keep unlinked files alive)."""
         path = Path(path)
         if not path.exists():
             raise ModelError(f"no such model directory: {path}")
@@ -172,8 +175,12 @@ class Student:
             labels = LabelMap.from_dict(read_json(path / "labels.json"))
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"{path}/labels.json: corrupt label map ({exc})") from None
-        return target._load(path, config, labels)
+        import inspect
+
+        if "mmap" in inspect.signature(target._load).parameters:
+            return target._load(path, config, labels, mmap=mmap)
+        return target._load(path, config, labels)  # a family that reads its files its own way
 
     @classmethod
-    def _load(cls, path: Path, config: dict, labels: LabelMap) -> "Student":
+    def _load(cls, path: Path, config: dict, labels: LabelMap, mmap: bool = True) -> "Student":
         raise NotImplementedError

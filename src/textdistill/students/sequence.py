@@ -126,7 +126,7 @@ class SequenceStudent(Student):
         raise NotImplementedError
 
     @classmethod
-    def _load(cls, path: Path, config: dict, labels: LabelMap):
+    def _load(cls, path: Path, config: dict, labels: LabelMap, mmap: bool = True):
         try:
             wdict = dict(config["words"])
             wdict.setdefault("version", 1)  # saved before tokenizer versions existed
@@ -147,7 +147,8 @@ class SequenceStudent(Student):
             raise ModelError(f"{vocab_file}: corrupt word list ({exc})") from None
         if not isinstance(words, list) or len(words) != vocab_size or not all(isinstance(w, str) for w in words):
             raise ModelError(f"{vocab_file}: expected a list of {vocab_size} words")
-        weights = load_tensors(path / "model.safetensors", shapes)
+        weights = load_tensors(path / "model.safetensors", shapes, mmap=mmap)
+        weights = {k: np.asarray(v) for k, v in weights.items()}
         return cls(WordVocab(words, wconf), weights, labels, pair=bool(config.get("pair")),
                    metadata=config.get("metadata", {}), **cls.init_options(config))
 
