@@ -183,8 +183,9 @@ def student_runs(tag, teacher, train_file, dev_file, unlabeled, extra_flags=(), 
         del variants["DAN (KD)"]
     for name, flags in variants.items():
         if name in previous and "derived_from" not in previous[name] and (Path(flags[1]) / "config.json").exists():
-            log(f"reusing {flags[1]} (trained by: {previous[name]['command']})")
-            runs[name] = (flags[1], previous[name]["command"], previous[name]["wall_s"])
+            command = previous[name]["command"].split("  then  ")[0]  # the training command alone
+            log(f"reusing {flags[1]} (trained by: {command})")
+            runs[name] = (flags[1], command, previous[name]["wall_s"])
             continue
         cmd, wall = textdistill("distill", *common, *flags)
         runs[name] = (flags[1], cmd, wall)
