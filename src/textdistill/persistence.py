@@ -142,11 +142,24 @@ def load_tensors(path: Path, expected: dict[str, tuple] | None = None, mmap: boo
 
 
 def is_model_dir(path: Path) -> bool:
-    """A directory textdistill wrote (a student or a teacher), which --overwrite may replace."""
+    """A directory textdistill wrote (a student, a teacher, the training state of an interrupted run), which
+    --overwrite may replace."""
     if (path / "teacher_card.json").is_file():
         return True
+    for name, format_name in (("config.json", FORMAT_NAME), ("state.json", "textdistill-resume")):
+        try:
+            if json.loads((path / name).read_text(encoding="utf-8")).get("format") == format_name:
+                return True
+        except (OSError, ValueError, AttributeError):
+            pass
+    return False
+
+
+def is_interrupted_model(path: Path) -> bool:
+    """A student saved by a ``distill`` that Ctrl-C stopped (``"interrupted": true`` in its metadata)."""
     try:
-        return json.loads((path / "config.json").read_text(encoding="utf-8")).get("format") == FORMAT_NAME
+        config = json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))
+        return config.get("format") == FORMAT_NAME and bool((config.get("metadata") or {}).get("interrupted"))
     except (OSError, ValueError, AttributeError):
         return False
 

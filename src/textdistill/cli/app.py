@@ -69,8 +69,9 @@ def main() -> None:
     try:
         build_app()()
     except TextdistillError as exc:
-        say(f"error: {exc}")
-        sys.exit(2)
+        code = getattr(exc, "exit_code", 2)
+        say(f"{'interrupted' if code == 130 else 'error'}: {exc}")
+        sys.exit(code)
     except KeyboardInterrupt:
         say("interrupted")
         sys.exit(130)

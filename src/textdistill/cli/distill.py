@@ -86,12 +86,14 @@ def make_distill_command():
         """Distill a teacher into a student (or train a student on gold labels when no teacher is given)."""
         from ..data.augment import AugmentConfig
         from ..errors import ConfigError
-        from ..persistence import check_can_write
+        from ..persistence import check_can_write, is_interrupted_model
         from ..pipeline import distill as run_distill
         from ..pipeline import family_runtime, resolve_strategy
         from ..training.config import TrainConfig
+        from ..training.resume import resume_dir
 
-        check_can_write(out, overwrite)
+        # an interrupted run's checkpoint may be replaced by its own rerun (the pipeline checks it is the same run)
+        check_can_write(out, overwrite or (is_interrupted_model(out) and resume_dir(out).is_dir()))
         runtime = family_runtime(student)
         student_config, used = cli_flags.build(runtime.config_class, values, flags, f"--student {student}")
         train_config, used_train = cli_flags.build(TrainConfig, values, flags, "training")
@@ -133,7 +135,7 @@ def make_distill_command():
         _, report = run_distill(tr, out=out, teacher=teachers or None, dev=dv, unlabeled=extra, student=student,
                                 student_config=student_config, train_config=train_config,
                                 augment=augment_config if augment else None, cache_root=cache_root(cache),
-                                overwrite=True, log=say, teacher_strategy=strategy_name if teachers else None,
+                                overwrite=overwrite, log=say, teacher_strategy=strategy_name if teachers else None,
                                 strategy_config=strategy_config, teacher_labels=teacher_labels or None)
         if report.dev:
             line = f"student dev accuracy {report.dev['accuracy']:.4f}, macro-F1 {report.dev['macro_f1']:.4f}"
