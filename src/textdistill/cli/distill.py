@@ -46,6 +46,34 @@ def check_strategy_flags(flags: dict) -> None:
                             f"a training, augmentation or student flag (prefix them with the strategy's name)")
 
 
+def check_training_flags(given: set[str], config, family_loss: str, has_teacher: bool, has_dev: bool) -> None:
+    """A training flag that cannot change anything in this run is an error, before any work: the user expects it
+    to do something (a KD setting without a teacher, a selection setting without a dev set, ...)."""
+    from ..errors import ConfigError
+
+    loss = config.loss or family_loss
+    if not has_teacher:
+        if "loss" in given and loss != "ce":
+            raise ConfigError(f"--loss {loss} needs --teacher (without one the student learns the gold labels: ce)")
+        for name in ("temperature", "alpha", "finetune_epochs", "finetune_lr_scale"):
+            if name in given and not (name == "finetune_epochs" and config.finetune_epochs == 0):  # 0 = as it is
+                raise ConfigError(f"--{name.replace('_', '-')} needs --teacher (without one the student learns the "
+                                  f"gold labels only, in one stage)")
+    elif loss == "ce":
+        for name in ("temperature", "alpha"):
+            if name in given:
+                raise ConfigError(f"--{name} does nothing with --loss ce (gold labels only; the teacher is not used)")
+    elif "temperature" in given and loss != "kl":
+        raise ConfigError(f"--temperature applies to --loss kl, not {loss} (the loss on logits has no temperature)")
+    if has_teacher and "finetune_lr_scale" in given and config.finetune_epochs == 0:
+        raise ConfigError("--finetune-lr-scale does nothing with --finetune-epochs 0")
+    if not has_dev:
+        for name in ("select_metric", "eval_every"):
+            if name in given:
+                raise ConfigError(f"--{name.replace('_', '-')} needs --dev (without a dev set nothing is selected: "
+                                  f"the last epoch's model is kept)")
+
+
 def make_distill_command():
     from ..students import FAMILIES
     from ..training.strategies import STRATEGIES
@@ -77,7 +105,8 @@ def make_distill_command():
                                      "replacement, n-gram sampling) to the transfer set; needs --teacher."),
         cache: Optional[Path] = CacheOpt,
         max_length: Optional[int] = typer.Option(None, help="Teacher truncation (default: the teacher card's)."),
-        teacher_batch_size: int = typer.Option(32, help="Texts per teacher forward pass when labelling."),
+        teacher_batch_size: Optional[int] = typer.Option(None, help="Texts per teacher forward pass when labelling "
+                                                         "(default 32)."),
         overwrite: bool = typer.Option(False, help="Replace a non-empty output directory."),
         text_column: Optional[str] = TextCol, pair_column: Optional[str] = PairCol,
         label_column: Optional[str] = LabelCol,
@@ -113,6 +142,12 @@ def make_distill_command():
                 users = [n for n, c in STRATEGIES.items() if any(o is c.config_class for o, _ in flags[param].owners)]
                 raise ConfigError(f"{flag} applies to --teacher-strategy {' or '.join(users)}, not {strategy_name}")
             raise ConfigError(f"{flag} does not apply to the {student} student")
+        check_training_flags(used_train, train_config, runtime.default_loss, bool(teacher), dev is not None)
+        plumbing = {"--cache": cache, "--max-length": max_length, "--teacher-batch-size": teacher_batch_size,
+                    "--teacher-labels": teacher_labels or None}
+        unused = [k for k, v in plumbing.items() if v is not None]
+        if not teacher and unused:
+            say(f"note: {', '.join(unused)} {'is' if len(unused) == 1 else 'are'} only used with --teacher; ignored")
         if teacher:
             resolve_strategy(strategy_name, len(teacher), strategy_config, dev is not None)  # fail before any work
         elif used_strategy or teacher_strategy:
@@ -131,7 +166,7 @@ def make_distill_command():
         tr = read(train, text_column, pair_column, label_column, require_label=True)
         dv = read(dev, text_column, pair_column, label_column, require_label=True) if dev else None
         extra = [read(p, text_column, pair_column, None) for p in unlabeled]
-        teachers = [load_teacher(t, max_length, teacher_batch_size) for t in teacher]
+        teachers = [load_teacher(t, max_length, teacher_batch_size or 32) for t in teacher]
         _, report = run_distill(tr, out=out, teacher=teachers or None, dev=dv, unlabeled=extra, student=student,
                                 student_config=student_config, train_config=train_config,
                                 augment=augment_config if augment else None, cache_root=cache_root(cache),
@@ -169,10 +204,9 @@ def augment_command(
     from ..data.augment import AugmentConfig, Augmenter
     from ..data.readers import read_dataset
     from ..errors import ConfigError
-    from ..persistence import write_text_atomically
+    from ..persistence import check_can_write_file, write_text_atomically
 
-    if out.exists() and not overwrite:
-        raise ConfigError(f"{out} exists; pass --overwrite to replace it")
+    check_can_write_file(out, overwrite, "--out")
     if teacher:
         from ..teachers.base import is_student_dir
 

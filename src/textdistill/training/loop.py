@@ -211,9 +211,8 @@ class Trainer:
                     value = objective.loss(logits, idx, representation)
                     loss = value.item()
                     if not math.isfinite(loss):
-                        raise TrainingDiverged(
-                            f"training diverged at {stage.name} step {step + 1} (loss {loss}); lower --lr "
-                            f"(now {c.lr * stage.lr_scale:g}) or the family's --embedding-lr; nothing was saved")
+                        raise TrainingDiverged(f"training diverged at {stage.name} step {step + 1} (loss {loss}); "
+                                               f"lower {self._rates(stage.lr_scale)}; nothing was saved")
                     for opt in optimizers:
                         opt.zero_grad(set_to_none=True)
                     value.backward()
@@ -242,6 +241,14 @@ class Trainer:
         finally:
             if bar is not None:
                 bar.close()
+
+    def _rates(self, scale: float) -> str:
+        """The learning-rate flags and their values in this stage, for the divergence message."""
+        text = f"--lr (now {self.config.lr * scale:g})"
+        embedding_lr = getattr(getattr(self.family, "config", None), "embedding_lr", None)
+        if isinstance(embedding_lr, (int, float)):
+            text += f" or --embedding-lr (now {embedding_lr * scale:g})"
+        return text
 
     def _best_text(self) -> str:
         return "-" if self.best_score == -np.inf else f"{self.best_score:.4f}"
