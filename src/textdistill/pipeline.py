@@ -273,6 +273,11 @@ def distill(train: TextDataset, *, out: str | Path | None = None, teacher=None, 
             if len(teachers) > 1:
                 log("teachers on dev: " + ", ".join(f"{t['name']} {t['dev_accuracy']:.4f}" for t in report.teachers))
 
+    if config.epochs is None:
+        config = config.with_epochs(len(texts))
+        if config.epochs != 3:
+            log(f"{config.epochs} epochs for {len(texts):,} transfer texts (small data: ~1,000 steps; --epochs to "
+                f"choose)")
     family = make_family(student, config=student_config)
     started = time.perf_counter()
     family.fit(texts, pairs, progress=progress)
@@ -347,10 +352,36 @@ def distill(train: TextDataset, *, out: str | Path | None = None, teacher=None, 
 
         if trainer.interrupted:
             raise _interrupted(trainer, result, report, out, dev is not None, on_stop, extra_files)
+    warning = majority_warning(result, train, gold_train, dev, dev_gold, report.dev, labels)
+    if warning:
+        log(f"warning: {warning}")
+        result.metadata["warnings"] = [warning]
     if out is not None:
         result.save_pretrained(out, overwrite=overwrite or resume is not None, extra_files=extra_files)
         _drop_resume_state(out)
     return result, report
+
+
+def majority_warning(student, train, gold_train, dev, dev_gold, dev_metrics, labels, sample: int = 20_000):
+    """A warning when the student is not clearly better than always answering the training set's most frequent
+    class (its accuracy less than two standard errors above that answer's): on dev when there is one (the selected
+    checkpoint), else on (up to ``sample``) training texts."""
+    majority = int(np.bincount(gold_train, minlength=len(labels)).argmax())
+    name = labels.names[majority]
+    if dev is not None and dev_metrics:
+        accuracy, baseline, where = dev_metrics["accuracy"], float(np.mean(dev_gold == majority)), "dev"
+    else:
+        rows = np.random.default_rng(0).permutation(len(train))[:sample]
+        pred = student.predict_logits([train.texts[i] for i in rows],
+                                      None if train.pairs is None else [train.pairs[i] for i in rows]).argmax(-1)
+        accuracy, baseline, where = float(np.mean(pred == gold_train[rows])), float(np.mean(gold_train[rows] ==
+                                                                                            majority)), "training"
+    n = len(dev_gold) if where == "dev" else min(len(train), sample)
+    if accuracy >= baseline + 2 * np.sqrt(baseline * (1 - baseline) / max(n, 1)):
+        return None
+    return (f"the student is not clearly better than always answering {name!r} ({where} accuracy {accuracy:.4f}, "
+            f"that answer {baseline:.4f}, on {n:,} texts): more labelled data, a teacher with unlabeled text, or more "
+            f"--epochs or a higher --lr / --embedding-lr may help")
 
 
 def _second_ctrl_c(trainer, out, on_stop, log):
