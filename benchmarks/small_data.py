@@ -107,7 +107,7 @@ def run(args) -> None:
                 n = len(pool)  # AG News: all its training rows
             rng = np.random.default_rng(1)
             train = pool.subset(rng.permutation(len(pool))[:n])
-            n_dev = min(1000, max(100, n // 3))
+            n_dev = min(1000, max(100, n // 3), len(dev_pool))
             dev = dev_pool.subset(np.random.default_rng(2).permutation(len(dev_pool))[:n_dev])
             tag = re.sub(r"\W+", "-", task.lower()).strip("-")
             train_file = write_rows(WORK / f"{tag}-train-{n}.jsonl", train)
