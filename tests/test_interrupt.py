@@ -194,12 +194,20 @@ def test_ctrl_c_never_replaces_a_model_that_was_there(tmp_path):
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
-def test_ctrl_c_without_dev_saves_no_model(tmp_path):
-    train, _ = write_data(tmp_path)
+def test_ctrl_c_while_distilling_from_a_teacher_without_dev_saves_no_model(tmp_path, tiny_teacher_dir):
+    rng = np.random.default_rng(0)
+    rows = ["text\tlabel"] + [f"{TEXTS[i % len(TEXTS)]} {i}\tclass_{rng.integers(3)}" for i in range(60)]
+    train = tmp_path / "train.tsv"
+    train.write_text("\n".join(rows) + "\n", encoding="utf-8")
     out = tmp_path / "student"
-    code, lines = distill_and_interrupt(["--train", train, "--out", out, "--epochs", "100000", *SMALL])
-    assert code == 130 and "no model saved (without --dev" in lines[-1], lines
+    args = ["--train", train, "--teacher", tiny_teacher_dir, "--cache", tmp_path / "cache", "--out", out,
+            "--epochs", "100000", *SMALL]
+    code, lines = distill_and_interrupt(args)
+    assert code == 130 and lines[-1].startswith("interrupted: stopped at distill epoch"), lines
+    assert "no model saved (without --dev" in lines[-1] and "rerun the same command to resume" in lines[-1]
     assert not out.exists() and resume_dir(out).is_dir()
+    code, lines = distill_and_interrupt(args)  # the teacher's outputs come from the cache; training resumes
+    assert code == 130 and any(line.startswith("resuming the interrupted run from distill epoch") for line in lines)
 
 
 def test_a_second_ctrl_c_aborts_and_saves_nothing(tmp_path):

@@ -201,12 +201,14 @@ def augment_command(
     text_column: Optional[str] = TextCol, pair_column: Optional[str] = PairCol,
 ):
     """Write augmented copies of texts (Tang et al. 2019), e.g. to label them with `textdistill label`."""
+    import dataclasses
+
     from ..data.augment import AugmentConfig, Augmenter
     from ..data.readers import read_dataset
-    from ..errors import ConfigError
     from ..persistence import check_can_write_file, write_text_atomically
 
     check_can_write_file(out, overwrite, "--out")
+    config = AugmentConfig(p_mask=p_mask, p_pos=p_pos, p_ng=p_ng, n_iter=n_iter, seed=seed)  # settings checked now
     if teacher:
         from ..teachers.base import is_student_dir
 
@@ -215,7 +217,7 @@ def augment_command(
 
             mask_token = load_tokenizer(teacher).mask_token or mask_token
     ds = read_dataset(input, text=text_column, text_pair=pair_column, label=None, limit=limit)
-    config = AugmentConfig(p_mask=p_mask, p_pos=p_pos, p_ng=p_ng, n_iter=n_iter, seed=seed, mask_token=mask_token)
+    config = dataclasses.replace(config, mask_token=mask_token)
     texts, pairs, source = Augmenter(config).fit_augment(ds.texts, ds.pairs, progress=True)
     lines = []
     for i, text in enumerate(texts):
