@@ -326,9 +326,9 @@ def test_distill_gold_only_without_teacher(sst2):
     out = sst2["dir"] / "gold_student"
     cache = sst2["dir"] / "gold_cache"
     res = ok(["distill", "--train", sst2["train"], "--dev", sst2["dev"], "--unlabeled", sst2["unlabeled"],
-              "--out", out, "--cache", cache, "--epochs", "2", "--finetune-epochs", "1", "--embedding-dim", "16",
+              "--out", out, "--cache", cache, "--epochs", "2", "--embedding-dim", "16",
               "--hidden-dim", "16", "--vocab-size", "5000"])
-    assert "unlabeled data is ignored" in res.stderr
+    assert "unlabeled data is ignored" in res.stderr and "note: --cache is only used with --teacher" in res.stderr
     assert not cache.exists(), "training on gold labels must not touch the teacher cache"
     meta = json.loads((out / "config.json").read_text())["metadata"]
     assert meta["teacher"] is None

@@ -83,14 +83,31 @@ def test_a_worse_later_epoch_does_not_replace_the_best():
     assert t.evaluate(module, dev) == max(scores)
 
 
-def test_ctrl_c_inside_a_batch_keeps_the_best_checkpoint_so_far():
+def test_ctrl_c_finishes_the_step_and_keeps_the_best_checkpoint_so_far():
+    import os
+    import signal
+
     f, t = trainer(epochs=3)
     dev = dev_set(f)
-    objective = Scripted(interrupt_at=12)  # 5 batches per epoch: stops in the third epoch
+
+    class CtrlC(Scripted):  # the first Ctrl-C arrives inside the 12th batch (5 per epoch: the third epoch)
+        def loss(self, logits, idx, representation=None):
+            if self.steps + 1 == 12:
+                os.kill(os.getpid(), signal.SIGINT)
+            return super().loss(logits, idx, representation)
+
+    objective = CtrlC()
     module = t.fit(f.encode(TEXTS), [Stage("train", objective, np.arange(len(TEXTS)), 3)], dev)
-    assert t.interrupted and objective.steps == 12
+    assert t.interrupted and objective.steps == 12 and t.stopped_at == "train epoch 3 step 12"
     assert [h["where"] for h in t.history] == ["train epoch 1", "train epoch 2"]
     assert t.evaluate(module, dev) == t.best_score
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
+
+
+def test_a_keyboard_interrupt_raised_in_a_batch_aborts():
+    f, t = trainer(epochs=3)
+    with pytest.raises(KeyboardInterrupt):
+        t.fit(f.encode(TEXTS), [Stage("train", Scripted(interrupt_at=12), np.arange(len(TEXTS)), 3)], dev_set(f))
 
 
 def test_eval_every_evaluates_between_epochs():

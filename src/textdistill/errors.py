@@ -17,6 +17,18 @@ class ConfigError(TextdistillError, ValueError):
     """A setting out of its valid range (a batch size of 0, a temperature of 0, ...)."""
 
 
+class TrainingInterrupted(TextdistillError):
+    """Ctrl-C stopped ``distill``: the message says what was saved and how to resume; the CLI exits 130.
+
+    ``student`` holds the best checkpoint so far (None when there was none) and ``report`` the run's report."""
+
+    exit_code = 130
+
+    def __init__(self, message: str, student=None, report=None):
+        super().__init__(message)
+        self.student, self.report = student, report
+
+
 def check(condition: bool, message: str) -> None:
     """Raise ConfigError(message) unless condition holds: one-line validation of settings."""
     if not condition:

@@ -156,19 +156,57 @@ def load_tensors(path: Path, expected: dict[str, tuple] | None = None, mmap: boo
 
 
 def is_model_dir(path: Path) -> bool:
-    """A directory textdistill wrote (a student or a teacher), which --overwrite may replace."""
+    """A directory textdistill wrote (a student, a teacher, the training state of an interrupted run), which
+    --overwrite may replace."""
     if (path / "teacher_card.json").is_file():
         return True
+    for name, format_name in (("config.json", FORMAT_NAME), ("state.json", "textdistill-resume")):
+        try:
+            if json.loads((path / name).read_text(encoding="utf-8")).get("format") == format_name:
+                return True
+        except (OSError, ValueError, AttributeError):
+            pass
+    return False
+
+
+def is_interrupted_model(path: Path) -> bool:
+    """A student saved by a ``distill`` that Ctrl-C stopped (``"interrupted": true`` in its metadata)."""
     try:
-        return json.loads((path / "config.json").read_text(encoding="utf-8")).get("format") == FORMAT_NAME
+        config = json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))
+        return config.get("format") == FORMAT_NAME and bool((config.get("metadata") or {}).get("interrupted"))
     except (OSError, ValueError, AttributeError):
         return False
 
 
-def check_can_write(out_dir: str | Path, overwrite: bool) -> None:
-    """Fail before hours of work, not after, when the output directory would be refused.
+def check_writable_place(path: str | Path, what: str = "output", shown: str | Path | None = None) -> None:
+    """Fail now, in one line, unless files can be created in directory ``path`` (made first if missing): not when
+    a regular file stands where a directory on its way should be, or the place is read-only for this process.
 
-    --overwrite replaces an empty directory or a model directory, never any other directory with files in it.
+    Writability is tested by creating and removing a temporary file in the nearest existing directory, which also
+    holds for root (for whom ``os.access`` says yes to a read-only mount) and for network file systems.
+    """
+    path = Path(path).expanduser()
+    parent = path
+    while not parent.exists():
+        if parent.parent == parent:
+            break
+        parent = parent.parent
+    shown = path if shown is None else shown
+    if parent.exists() and not parent.is_dir():
+        raise ModelError(f"{what} {shown}: {parent} is a file, not a directory")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".textdistill-write-test-", dir=parent)
+    except OSError as exc:
+        raise ModelError(f"{what} {shown}: cannot write in {parent} ({exc.strerror or exc})") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def check_can_write(out_dir: str | Path, overwrite: bool, what: str = "--out") -> None:
+    """Fail before hours of work, not after, when the output directory would be refused or cannot be written.
+
+    --overwrite replaces an empty directory or a model directory, never any other directory with files in it. The
+    directory is written beside itself (a temporary sibling, then a rename), so its parent must be writable.
     """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -178,6 +216,17 @@ def check_can_write(out_dir: str | Path, overwrite: bool) -> None:
             raise ModelError(f"{out}: directory is not empty (pass --overwrite to replace it)")
         if not is_model_dir(out):
             raise ModelError(f"{out}: not a textdistill model directory; refusing to replace it (choose another --out)")
+    check_writable_place(out.absolute().parent, what, out)
+
+
+def check_can_write_file(path: str | Path, overwrite: bool = True, what: str = "output") -> None:
+    """The same for an output file: not a directory, not refused (exists without ``overwrite``), writable."""
+    path = Path(path)
+    if path.is_dir():
+        raise ModelError(f"{what} {path}: is a directory; name a file")
+    if path.exists() and not overwrite:
+        raise ModelError(f"{what} {path}: exists; pass --overwrite to replace it")
+    check_writable_place(path.absolute().parent, what, path)
 
 
 def write_text_atomically(path: str | Path, text: str) -> None:

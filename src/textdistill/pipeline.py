@@ -208,6 +208,7 @@ def distill(train: TextDataset, *, out: str | Path | None = None, teacher=None, 
     from .training.config import TrainConfig
     from .training.loop import Stage, Trainer, TrainingSet
     from .training.objectives import GoldObjective
+    from .training.resume import fingerprint
     from .training.strategies import StrategyInput
 
     config = (train_config or TrainConfig()).with_loss(default_loss(student))
@@ -270,6 +271,11 @@ def distill(train: TextDataset, *, out: str | Path | None = None, teacher=None, 
             if len(teachers) > 1:
                 log("teachers on dev: " + ", ".join(f"{t['name']} {t['dev_accuracy']:.4f}" for t in report.teachers))
 
+    if config.epochs is None:
+        config = config.with_epochs(len(texts))
+        if config.epochs != 3:
+            log(f"{config.epochs} epochs for {len(texts):,} transfer texts (small data: ~1,000 steps; --epochs to "
+                f"choose)")
     family = make_family(student, config=student_config)
     started = time.perf_counter()
     family.fit(texts, pairs, progress=progress)
@@ -292,11 +298,8 @@ def distill(train: TextDataset, *, out: str | Path | None = None, teacher=None, 
                         config.finetune_lr_scale)]
 
     trainer = Trainer(family, config, len(labels), progress=progress, log=log)
-    module = trainer.fit(encoded, stages, dev_set)
-    report.timings["training_s"] = trainer.train_seconds
-    report.history = trainer.history
     metadata = {
-        "train_file": str(train.source), "transfer_texts": len(texts), "best": trainer.best_where,
+        "train_file": str(train.source), "transfer_texts": len(texts),
         "teacher": None if len(teachers) != 1 else {"path": str(getattr(teachers[0], "source", "")),
                                                     "fingerprint": teachers[0].fingerprint},
         "teachers": [{"name": t.name, "path": str(getattr(t, "source", "")), "fingerprint": t.fingerprint}
@@ -306,30 +309,174 @@ def distill(train: TextDataset, *, out: str | Path | None = None, teacher=None, 
         "student_config": config_dict(family.config),
         "augment": None if augment is None or not teachers else augment.to_dict(),
     }
-    result = family.export(module, labels, metadata)
-    if hasattr(result, "describe"):  # what is saved, and how big (after folding, pruning, quantising)
-        log(f"model: {result.describe()}")
-    if dev is not None:
-        pred = result.predict_logits(dev.texts, dev.pairs).argmax(-1)
-        report.dev = classification_metrics(dev_gold, pred, len(labels), report.teacher_dev_pred)
-        result.metadata["dev"] = report.dev
-        if report.teacher_dev:
-            result.metadata["teacher_dev"] = report.teacher_dev
-    result.metadata["timings"] = report.timings
-    result.metadata["history"] = report.history
-    extra_files = None
-    if objective is not None:
-        report.selection = objective.summary()
-        record = teachers_record(strategy, objective, report, config)
-        tensors = objective.state_tensors()
+    # what decides the training trajectory (the number of epochs only decides where it ends: a rerun with another
+    # --epochs resumes too, towards the new total)
+    schedule = {k: v for k, v in config.to_dict().items() if k not in ("epochs", "finetune_epochs")}
+    run_id = None if out is None else fingerprint(
+        student, schedule, config_dict(family.config), list(labels.names), texts, pairs, gold,
+        None if signal is None else signal.logits, None if strategy is None else [strategy.name, strategy.config_dict()],
+        None if dev is None else [dev.texts, dev.pairs, dev_gold])
+    resume, on_stop = _resume_state(out, run_id, overwrite, log)
+    module = trainer.fit(encoded, stages, dev_set, resume=resume, on_stop=on_stop)
+    report.timings["training_s"] = trainer.train_seconds
+    report.history = trainer.history
+    metadata["best"] = trainer.best_where
+    if trainer.resumed_from:
+        metadata["resumed_from"] = trainer.resumed_from
+    if trainer.interrupted:
+        metadata.update(interrupted=True, stopped_at=trainer.stopped_at)
+    with _second_ctrl_c(trainer, out, on_stop, log):  # after a first Ctrl-C, a second one aborts the saving
+        result = family.export(module, labels, metadata)
+        if hasattr(result, "describe"):  # what is saved, and how big (after folding, pruning, quantising)
+            log(f"model: {result.describe()}")
+        if dev is not None:
+            pred = result.predict_logits(dev.texts, dev.pairs).argmax(-1)
+            report.dev = classification_metrics(dev_gold, pred, len(labels), report.teacher_dev_pred)
+            result.metadata["dev"] = report.dev
+            if report.teacher_dev:
+                result.metadata["teacher_dev"] = report.teacher_dev
+        result.metadata["timings"] = report.timings
+        result.metadata["history"] = report.history
+        extra_files = None
+        if objective is not None:
+            report.selection = objective.summary()
+            record = teachers_record(strategy, objective, report, config)
+            tensors = objective.state_tensors()
 
-        def extra_files(tmp: Path) -> None:
-            from .persistence import save_tensors, write_json
+            def extra_files(tmp: Path) -> None:
+                from .persistence import save_tensors, write_json
 
-            write_json(tmp / "teachers.json", record)
-            if tensors:
-                save_tensors(tmp / "policy.safetensors", tensors)
+                write_json(tmp / "teachers.json", record)
+                if tensors:
+                    save_tensors(tmp / "policy.safetensors", tensors)
 
+        if trainer.interrupted:
+            raise _interrupted(trainer, result, report, out, dev is not None, on_stop, extra_files)
+    warning = majority_warning(result, train, gold_train, dev, dev_gold, report.dev, labels)
+    if warning:
+        log(f"warning: {warning}")
+        result.metadata["warnings"] = [warning]
     if out is not None:
-        result.save_pretrained(out, overwrite=overwrite, extra_files=extra_files)
+        result.save_pretrained(out, overwrite=overwrite or resume is not None, extra_files=extra_files)
+        _drop_resume_state(out)
     return result, report
+
+
+def majority_warning(student, train, gold_train, dev, dev_gold, dev_metrics, labels, sample: int = 20_000):
+    """A warning when the student is not clearly better than always answering the training set's most frequent
+    class (its accuracy less than two standard errors above that answer's): on dev when there is one (the selected
+    checkpoint), else on (up to ``sample``) training texts."""
+    majority = int(np.bincount(gold_train, minlength=len(labels)).argmax())
+    name = labels.names[majority]
+    if dev is not None and dev_metrics:
+        accuracy, baseline, where = dev_metrics["accuracy"], float(np.mean(dev_gold == majority)), "dev"
+    else:
+        rows = np.random.default_rng(0).permutation(len(train))[:sample]
+        pred = student.predict_logits([train.texts[i] for i in rows],
+                                      None if train.pairs is None else [train.pairs[i] for i in rows]).argmax(-1)
+        accuracy, baseline, where = float(np.mean(pred == gold_train[rows])), float(np.mean(gold_train[rows] ==
+                                                                                            majority)), "training"
+    n = len(dev_gold) if where == "dev" else min(len(train), sample)
+    if accuracy >= baseline + 2 * np.sqrt(baseline * (1 - baseline) / max(n, 1)):
+        return None
+    return (f"the student is not clearly better than always answering {name!r} ({where} accuracy {accuracy:.4f}, "
+            f"that answer {baseline:.4f}, on {n:,} texts): more labelled data, a teacher with unlabeled text, or more "
+            f"--epochs or a higher --lr / --embedding-lr may help")
+
+
+def _second_ctrl_c(trainer, out, on_stop, log):
+    """Nothing for a run that finished; after a first Ctrl-C, a guard that makes a second one abort the saving at
+    once, saying what was kept."""
+    import contextlib
+
+    from .training.loop import second_ctrl_c_aborts
+    from .training.resume import resume_dir
+
+    if not trainer.interrupted:
+        return contextlib.nullcontext()
+    kept = f" (the training state to resume from is in {resume_dir(out)})" if on_stop and on_stop.saved else ""
+    return second_ctrl_c_aborts(log, f"no model saved{kept}")
+
+
+def _resume_state(out, run_id: str | None, overwrite: bool, log):
+    """(the state to resume from or None, the callback that saves a state at Ctrl-C or None) for a run into ``out``.
+
+    A state beside ``out`` with the same fingerprint is resumed; one of another run is ignored (and replaced if this
+    run is interrupted too). An interrupted model in ``out`` is replaced without --overwrite only by its own run.
+    """
+    from .persistence import is_interrupted_model
+    from .training.resume import load_state, read_fingerprint, resume_dir, save_state
+
+    if out is None:
+        return None, None
+    out = Path(out)
+    where = resume_dir(out)
+    resume = None
+    if where.is_dir():
+        if read_fingerprint(where) == run_id:
+            try:
+                resume = load_state(where)
+                log(f"resuming the interrupted run from {resume.where} (state in {where})")
+            except ModelError as exc:
+                log(f"warning: cannot resume: {exc}; training from the start")
+        else:
+            log(f"note: {where} holds the state of an interrupted run with other data or settings; training from "
+                f"the start")
+    if resume is None and not overwrite and is_interrupted_model(out):
+        raise ModelError(f"{out}: holds the checkpoint of an interrupted run with other data or settings; rerun that "
+                         f"command to finish it, or pass --overwrite to replace it")
+
+    def on_stop(state) -> None:
+        state.fingerprint = run_id
+        log(f"saving the training state to resume from ({state.nbytes() / 1e6:,.0f} MB) to {where}")
+        try:
+            save_state(where, state)
+            on_stop.saved = True
+        except (OSError, ModelError) as exc:
+            log(f"warning: could not save the training state ({exc}); a rerun trains from the start")
+
+    on_stop.saved = False
+    return resume, on_stop
+
+
+def _drop_resume_state(out) -> None:
+    import shutil
+
+    from .training.resume import resume_dir
+
+    where = resume_dir(out)
+    if where.is_dir():
+        shutil.rmtree(where, ignore_errors=True)
+
+
+def _interrupted(trainer, result, report, out, has_dev: bool, on_stop, extra_files):
+    """Save what an interrupted run may save and say so: the best checkpoint selected on dev, into an empty or new
+    ``out`` only (never over a model that was there)."""
+    from .errors import TrainingInterrupted
+    from .persistence import is_interrupted_model
+
+    head = f"stopped at {trainer.stopped_at}"
+    if out is None:
+        return TrainingInterrupted(f"{head}; the best checkpoint so far is the exception's .student",
+                                   result if trainer.selected_on_dev else None, report)
+    out = Path(out)
+    saved = False
+    if not has_dev:
+        what = "no model saved (without --dev no checkpoint is selected)"
+    elif not trainer.selected_on_dev:
+        what = "no model saved (no checkpoint had been evaluated on dev yet)"
+    elif out.exists() and (not out.is_dir() or any(out.iterdir())) and not (trainer.resumed_from and
+                                                                             is_interrupted_model(out)):
+        what = f"{out} was left as it was (an interrupted run never replaces a model)"
+    else:
+        result.save_pretrained(out, overwrite=bool(trainer.resumed_from), extra_files=extra_files)  # its own checkpoint
+        saved = True
+        score = trainer.best_score
+        what = (f"saved the best checkpoint so far ({trainer.best_where}, dev {trainer.config.select_metric} "
+                f"{score:.4f}) to {out}, marked \"interrupted\": true")
+    if on_stop is not None and on_stop.saved:
+        how = "rerun the same command to resume from there (with another --epochs: towards that total)"
+    else:
+        how = ("this run cannot resume (its teacher strategy learns as it trains); rerun to train from the start "
+               "(teacher outputs are cached)" + (" with --overwrite" if saved else ""))
+    return TrainingInterrupted(f"{head}; {what}; {how}", result if trainer.selected_on_dev else None, report)

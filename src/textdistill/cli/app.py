@@ -87,8 +87,9 @@ def main() -> None:
     try:
         build_app(only=_command_name(sys.argv[1:]))()
     except TextdistillError as exc:
-        say(f"error: {exc}")
-        sys.exit(2)
+        code = getattr(exc, "exit_code", 2)
+        say(f"{'interrupted' if code == 130 else 'error'}: {exc}")
+        sys.exit(code)
     except KeyboardInterrupt:
         say("interrupted")
         sys.exit(130)

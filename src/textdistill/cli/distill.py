@@ -46,6 +46,34 @@ def check_strategy_flags(flags: dict) -> None:
                             f"a training, augmentation or student flag (prefix them with the strategy's name)")
 
 
+def check_training_flags(given: set[str], config, family_loss: str, has_teacher: bool, has_dev: bool) -> None:
+    """A training flag that cannot change anything in this run is an error, before any work: the user expects it
+    to do something (a KD setting without a teacher, a selection setting without a dev set, ...)."""
+    from ..errors import ConfigError
+
+    loss = config.loss or family_loss
+    if not has_teacher:
+        if "loss" in given and loss != "ce":
+            raise ConfigError(f"--loss {loss} needs --teacher (without one the student learns the gold labels: ce)")
+        for name in ("temperature", "alpha", "finetune_epochs", "finetune_lr_scale"):
+            if name in given and not (name == "finetune_epochs" and config.finetune_epochs == 0):  # 0 = as it is
+                raise ConfigError(f"--{name.replace('_', '-')} needs --teacher (without one the student learns the "
+                                  f"gold labels only, in one stage)")
+    elif loss == "ce":
+        for name in ("temperature", "alpha"):
+            if name in given:
+                raise ConfigError(f"--{name} does nothing with --loss ce (gold labels only; the teacher is not used)")
+    elif "temperature" in given and loss != "kl":
+        raise ConfigError(f"--temperature applies to --loss kl, not {loss} (the loss on logits has no temperature)")
+    if has_teacher and "finetune_lr_scale" in given and config.finetune_epochs == 0:
+        raise ConfigError("--finetune-lr-scale does nothing with --finetune-epochs 0")
+    if not has_dev:
+        for name in ("select_metric", "eval_every"):
+            if name in given:
+                raise ConfigError(f"--{name.replace('_', '-')} needs --dev (without a dev set nothing is selected: "
+                                  f"the last epoch's model is kept)")
+
+
 def make_distill_command():
     from ..students import FAMILIES
     from ..training.strategies import STRATEGIES
@@ -77,7 +105,8 @@ def make_distill_command():
                                      "replacement, n-gram sampling) to the transfer set; needs --teacher."),
         cache: Optional[Path] = CacheOpt,
         max_length: Optional[int] = typer.Option(None, help="Teacher truncation (default: the teacher card's)."),
-        teacher_batch_size: int = typer.Option(32, help="Texts per teacher forward pass when labelling."),
+        teacher_batch_size: Optional[int] = typer.Option(None, help="Texts per teacher forward pass when labelling "
+                                                         "(default 32)."),
         overwrite: bool = typer.Option(False, help="Replace a non-empty output directory."),
         text_column: Optional[str] = TextCol, pair_column: Optional[str] = PairCol,
         label_column: Optional[str] = LabelCol,
@@ -86,12 +115,14 @@ def make_distill_command():
         """Distill a teacher into a student (or train a student on gold labels when no teacher is given)."""
         from ..data.augment import AugmentConfig
         from ..errors import ConfigError
-        from ..persistence import check_can_write
+        from ..persistence import check_can_write, is_interrupted_model
         from ..pipeline import distill as run_distill
         from ..pipeline import family_runtime, resolve_strategy
         from ..training.config import TrainConfig
+        from ..training.resume import resume_dir
 
-        check_can_write(out, overwrite)
+        # an interrupted run's checkpoint may be replaced by its own rerun (the pipeline checks it is the same run)
+        check_can_write(out, overwrite or (is_interrupted_model(out) and resume_dir(out).is_dir()))
         runtime = family_runtime(student)
         student_config, used = cli_flags.build(runtime.config_class, values, flags, f"--student {student}")
         train_config, used_train = cli_flags.build(TrainConfig, values, flags, "training")
@@ -111,6 +142,12 @@ def make_distill_command():
                 users = [n for n, c in STRATEGIES.items() if any(o is c.config_class for o, _ in flags[param].owners)]
                 raise ConfigError(f"{flag} applies to --teacher-strategy {' or '.join(users)}, not {strategy_name}")
             raise ConfigError(f"{flag} does not apply to the {student} student")
+        check_training_flags(used_train, train_config, runtime.default_loss, bool(teacher), dev is not None)
+        plumbing = {"--cache": cache, "--max-length": max_length, "--teacher-batch-size": teacher_batch_size,
+                    "--teacher-labels": teacher_labels or None}
+        unused = [k for k, v in plumbing.items() if v is not None]
+        if not teacher and unused:
+            say(f"note: {', '.join(unused)} {'is' if len(unused) == 1 else 'are'} only used with --teacher; ignored")
         if teacher:
             resolve_strategy(strategy_name, len(teacher), strategy_config, dev is not None)  # fail before any work
         elif used_strategy or teacher_strategy:
@@ -129,11 +166,11 @@ def make_distill_command():
         tr = read(train, text_column, pair_column, label_column, require_label=True)
         dv = read(dev, text_column, pair_column, label_column, require_label=True) if dev else None
         extra = [read(p, text_column, pair_column, None) for p in unlabeled]
-        teachers = [load_teacher(t, max_length, teacher_batch_size) for t in teacher]
+        teachers = [load_teacher(t, max_length, teacher_batch_size or 32) for t in teacher]
         _, report = run_distill(tr, out=out, teacher=teachers or None, dev=dv, unlabeled=extra, student=student,
                                 student_config=student_config, train_config=train_config,
                                 augment=augment_config if augment else None, cache_root=cache_root(cache),
-                                overwrite=True, log=say, teacher_strategy=strategy_name if teachers else None,
+                                overwrite=overwrite, log=say, teacher_strategy=strategy_name if teachers else None,
                                 strategy_config=strategy_config, teacher_labels=teacher_labels or None)
         if report.dev:
             line = f"student dev accuracy {report.dev['accuracy']:.4f}, macro-F1 {report.dev['macro_f1']:.4f}"
@@ -164,13 +201,14 @@ def augment_command(
     text_column: Optional[str] = TextCol, pair_column: Optional[str] = PairCol,
 ):
     """Write augmented copies of texts (Tang et al. 2019), e.g. to label them with `textdistill label`."""
+    import dataclasses
+
     from ..data.augment import AugmentConfig, Augmenter
     from ..data.readers import read_dataset
-    from ..errors import ConfigError
-    from ..persistence import write_text_atomically
+    from ..persistence import check_can_write_file, write_text_atomically
 
-    if out.exists() and not overwrite:
-        raise ConfigError(f"{out} exists; pass --overwrite to replace it")
+    check_can_write_file(out, overwrite, "--out")
+    config = AugmentConfig(p_mask=p_mask, p_pos=p_pos, p_ng=p_ng, n_iter=n_iter, seed=seed)  # settings checked now
     if teacher:
         from ..teachers.base import is_student_dir
 
@@ -179,7 +217,7 @@ def augment_command(
 
             mask_token = load_tokenizer(teacher).mask_token or mask_token
     ds = read_dataset(input, text=text_column, text_pair=pair_column, label=None, limit=limit)
-    config = AugmentConfig(p_mask=p_mask, p_pos=p_pos, p_ng=p_ng, n_iter=n_iter, seed=seed, mask_token=mask_token)
+    config = dataclasses.replace(config, mask_token=mask_token)
     texts, pairs, source = Augmenter(config).fit_augment(ds.texts, ds.pairs, progress=True)
     lines = []
     for i, text in enumerate(texts):

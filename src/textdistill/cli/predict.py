@@ -126,6 +126,10 @@ def bench(
     from ..errors import check
 
     check(limit >= 1 and teacher_limit >= 1 and repeats >= 1, "--limit, --teacher-limit and --repeats must be >= 1")
+    if output is not None:
+        from ..persistence import check_can_write_file
+
+        check_can_write_file(output, what="--output")  # before minutes of timing, not after
 
     ds = read(data, text_column, pair_column, label_column)
     result = bench_models(model, ds, teacher=teacher, limit=limit, teacher_limit=teacher_limit, repeats=repeats,
@@ -144,7 +148,9 @@ def demo(
 ):
     """Fine-tune a MiniLM teacher on BBC News, distill a DAN, and compare them (offline, ~10 min on 2 cores)."""
     from ..demo import run_demo
+    from ..persistence import check_writable_place
 
+    check_writable_place(out, "--out")
     run_demo(out, teacher_epochs=epochs, log=say)
 
 

@@ -28,11 +28,17 @@ def finetune(
     from ..data.readers import LabelMap
     from ..teachers.finetune import FinetuneConfig, finetune_teacher
 
+    from ..errors import ConfigError
+    from ..persistence import check_can_write
+
+    config = FinetuneConfig(epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length,
+                            weight_decay=weight_decay, warmup_ratio=warmup_ratio, seed=seed, eval_every=eval_every)
+    if eval_every is not None and dev is None:
+        raise ConfigError("--eval-every needs --dev (without a dev set the teacher of the last step is kept)")
+    check_can_write(out, overwrite)  # before reading data and loading the encoder
     tr = read(train, text_column, pair_column, label_column, require_label=True)
     labels = LabelMap.from_labels(tr.labels)
     dv = read(dev, text_column, pair_column, label_column, require_label=True) if dev else None
-    config = FinetuneConfig(epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length,
-                            weight_decay=weight_decay, warmup_ratio=warmup_ratio, seed=seed, eval_every=eval_every)
     metrics = finetune_teacher(
         base, tr.texts, labels.encode(tr.labels, tr.source), len(labels), out, label_names=labels.names,
         train_pairs=tr.pairs, dev_texts=dv.texts if dv else None, dev_pairs=dv.pairs if dv else None,
@@ -58,9 +64,12 @@ def label(
     from ..errors import check
     from ..teachers.cache import label_with_cache
 
+    from ..persistence import check_writable_place
+
     check(chunk_size >= 1 and batch_size >= 1, "--chunk-size and --batch-size must be >= 1")
-    t = load_teacher(teacher, max_length, batch_size)
     root = cache_root(cache)
+    check_writable_place(root, "--cache")  # the labels go there: fail before labelling, not after the first chunk
+    t = load_teacher(teacher, max_length, batch_size)
     for path in input:
         ds = read_dataset(path, text=text_column, text_pair=pair_column, label=None, limit=limit)
         logits = label_with_cache(t, ds.texts, ds.pairs, cache_root=root, chunk_size=chunk_size, progress=True)
@@ -78,11 +87,11 @@ def report(
     """How the teachers did and how the strategy used them: dev accuracy, agreement, selection rate / weight."""
     from ..teachers.report import format_report, plot_history, read_record
 
-    record = read_record(model)
-    if plot is not None and plot.exists() and plot.is_dir():
-        from ..errors import ConfigError
+    if plot is not None:
+        from ..persistence import check_can_write_file
 
-        raise ConfigError(f"--plot {plot}: is a directory; name a .png file")
+        check_can_write_file(plot, what="--plot")
+    record = read_record(model)
     if as_json:
         print(json.dumps(record, indent=2, ensure_ascii=False))
     else:

@@ -55,6 +55,8 @@ _INT_RE = re.compile(r"[+-]?\d+")
 _INTEGRAL_FLOAT_RE = re.compile(r"([+-]?\d+)\.0*")
 _NUMBER_RE = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _SAMPLE_ROWS = 2000
+# How a missing value is spelled once it has been written out as text (pandas, numpy, JSON, R): never a class.
+_MISSING_WORDS = frozenset({"nan", "null", "<na>"})
 
 
 @dataclass
@@ -506,6 +508,13 @@ def _pick_columns(table: _Table, text, text_pair, label, require_label: bool, na
     t = _resolve(table, text, "text", name) if text is not None else None
     p = _resolve(table, text_pair, "text_pair", name) if text_pair is not None else None
     lab = _resolve(table, label, "label", name) if label is not None else None
+    chosen = [(w, i) for w, i in (("text", t), ("pair", p), ("label", lab)) if i is not None]
+    for k, (what, i) in enumerate(chosen):
+        same = next((w for w, j in chosen[k + 1:] if j == i), None)
+        if same is not None:
+            col = repr(table.names[i]) if table.header else str(i)
+            raise DataError(f"{name}: --{what}-column and --{same}-column name the same column ({col}); a column is "
+                            f"either the text or the label")
     used = {x for x in (t, p, lab) if x is not None}
 
     if p is None and table.header:
@@ -570,6 +579,9 @@ def _label_column(table: _Table, i: int, name: str, explicit: bool) -> list[str]
     for r, v in enumerate(out):
         if v is None:
             raise DataError(f"{name}: empty label in {col} at data row {r + 1} (rows counted from 1, header excluded)")
+        if v.lower() in _MISSING_WORDS:
+            raise DataError(f"{name}: label {v!r} in {col} at data row {r + 1} is a missing value, not a class (rows "
+                            f"counted from 1, header excluded); fill it in or drop the row")
     return out
 
 

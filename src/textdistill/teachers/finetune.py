@@ -51,6 +51,8 @@ class FinetuneConfig:
             raise ConfigError("lr and grad_clip must be > 0 and weight_decay >= 0")
         if self.eval_every is not None and self.eval_every < 1:
             raise ConfigError("eval_every must be >= 1 (or None)")
+        if not (isinstance(self.seed, int) and self.seed >= 0):
+            raise ConfigError(f"seed must be an integer >= 0, got {self.seed}")
 
 
 def _check_labels(name: str, label_ids: Any, n: int, num_labels: int) -> np.ndarray:

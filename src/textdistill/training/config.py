@@ -9,13 +9,33 @@ from ..errors import check
 
 LOSSES = ("kl", "mse", "ce")
 SELECT_METRICS = ("accuracy", "macro_f1", "mcc")
+# Defaults that scale with the data. From LARGE_DATA_TEXTS transfer texts up (about 1,000 batches in 3 epochs at
+# batch 64) nothing changes: 3 epochs. Below it the epochs grow so that training still takes MIN_STEPS optimizer
+# steps (at most MAX_AUTO_EPOCHS), since dev selection keeps the best epoch; the DAN also raises its embedding
+# learning rate and keeps n-grams seen once (``students/dan.py``). Measured in ``benchmarks/small_data.py``.
+MIN_STEPS = 1000
+MAX_AUTO_EPOCHS = 100
+LARGE_DATA_TEXTS = 20_000
+
+
+def auto_epochs(n_texts: int, batch_size: int) -> int:
+    """Epochs when none are given: 3, or more on small data (at least MIN_STEPS steps, at most MAX_AUTO_EPOCHS)."""
+    steps_per_epoch = max(1, -(-int(n_texts) // int(batch_size)))
+    return int(min(MAX_AUTO_EPOCHS, max(3, -(-MIN_STEPS // steps_per_epoch))))
+
+
+def data_scale(n_texts: int) -> float:
+    """How much smaller than LARGE_DATA_TEXTS the data is (1 from there up, at most 30): the factor by which a
+    family scales a learning rate that suits large data."""
+    return float(min(30.0, max(1.0, LARGE_DATA_TEXTS / max(1, int(n_texts)))))
 
 
 @dataclass
 class TrainConfig:
     """Optimisation settings; every field is a ``distill`` flag."""
 
-    epochs: int = option(3, "Distillation epochs over the transfer set.")
+    epochs: int | None = option(None, "Epochs over the transfer set (default: 3 from ~20k texts up; on less data "
+                                      "more, up to 100, so that training takes ~1,000 steps; dev keeps the best).")
     finetune_epochs: int = option(2, "Epochs on gold labels after distillation (KD+FT); 0 = KD only.")
     batch_size: int = option(64, "Training batch size.")
     lr: float = option(1e-3, "Learning rate of the dense layers.")
@@ -29,7 +49,7 @@ class TrainConfig:
     seed: int = option(0, "Random seed (initialisation, shuffling, augmentation, strategies).")
 
     def __post_init__(self):
-        check(isinstance(self.epochs, int) and self.epochs >= 1 and self.finetune_epochs >= 0,
+        check((self.epochs is None or isinstance(self.epochs, int) and self.epochs >= 1) and self.finetune_epochs >= 0,
               "epochs must be >= 1 and finetune_epochs >= 0")
         check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
         check(self.lr > 0 and self.finetune_lr_scale > 0, "learning rates must be > 0")
@@ -40,6 +60,12 @@ class TrainConfig:
         check(self.select_metric in SELECT_METRICS,
               f"select_metric must be accuracy, macro_f1 or mcc, not {self.select_metric!r}")
         check(isinstance(self.seed, int) and self.seed >= 0, f"seed must be an integer >= 0, got {self.seed}")
+
+    def with_epochs(self, n_texts: int) -> "TrainConfig":
+        """This config with the epochs chosen for ``n_texts`` transfer texts where none were given."""
+        from dataclasses import replace
+
+        return self if self.epochs is not None else replace(self, epochs=auto_epochs(n_texts, self.batch_size))
 
     def with_loss(self, family_loss: str) -> "TrainConfig":
         """This config with the family's default loss filled in where none was chosen."""

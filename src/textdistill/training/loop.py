@@ -9,6 +9,8 @@ stages, stops at the first non-finite loss, and on Ctrl-C keeps the best checkpo
 from __future__ import annotations
 
 import math
+import signal
+import threading
 import time
 from dataclasses import dataclass
 
@@ -23,6 +25,20 @@ from .objectives import EpochContext, Objective, StepContext
 
 class TrainingDiverged(TextdistillError):
     """The loss became NaN or infinite: nothing is saved."""
+
+
+class _Stop(Exception):
+    """Raised inside the loop at the step boundary after the first Ctrl-C."""
+
+
+def objective_resumable(objective) -> bool:
+    """Whether a run with this objective can stop and resume exactly: it says so (``resumable``), or it has no
+    per-step or per-epoch hooks (nothing learned or counted outside the student)."""
+    declared = getattr(objective, "resumable", None)
+    if declared is not None:
+        return bool(declared)
+    cls = type(objective)
+    return all(getattr(cls, hook) is getattr(Objective, hook) for hook in ("start_epoch", "after_step", "end_epoch"))
 
 
 @dataclass
@@ -59,6 +75,31 @@ def predict_logits(family, module, encoded, n: int, batch_size: int = 1024) -> n
     return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
 
 
+class second_ctrl_c_aborts:
+    """While the first Ctrl-C's saving runs (after ``Trainer.fit`` has returned), another one aborts at once, saying
+    ``message``; the previous handler comes back afterwards."""
+
+    def __init__(self, log, message: str):
+        self.log, self.message, self.previous = log, message, None
+
+    def _abort(self, signum, frame):
+        self.log(f"\nCtrl-C again: aborting; {self.message}")
+        raise KeyboardInterrupt
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGINT)
+            if previous is not signal.SIG_IGN:
+                self.previous = previous
+                signal.signal(signal.SIGINT, self._abort)
+        return self
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        return False
+
+
 class Trainer:
     """Runs the stages and keeps the best module state by dev metric."""
 
@@ -70,7 +111,11 @@ class Trainer:
         self.best_state = None
         self.best_where = ""
         self.interrupted = False
+        self.stopped_at = ""  # where the first Ctrl-C stopped training ("distill epoch 3 step 120")
+        self.resumed_from = ""
         self.train_seconds = 0.0
+        self._stop_requested = False
+        self._stopped: dict | None = None
 
     def evaluate(self, module, dev: TrainingSet | None) -> float | None:
         if dev is None or len(dev) == 0:
@@ -78,6 +123,11 @@ class Trainer:
         logits = predict_logits(self.family, module, dev.encoded, len(dev))
         metrics = classification_metrics(dev.gold, logits.argmax(-1), self.num_classes)
         return metrics[self.config.select_metric]
+
+    @property
+    def selected_on_dev(self) -> bool:
+        """Whether the module returned is a checkpoint chosen by its dev score (not just the last state)."""
+        return self.best_score > -np.inf
 
     def _consider(self, module, score: float | None, where: str) -> None:
         self.history.append({"where": where, f"dev_{self.config.select_metric}": score})
@@ -116,25 +166,42 @@ class Trainer:
         bs = self.config.batch_size
         return [order[start : start + bs] for start in range(0, len(order), bs)]
 
-    def _run_stage(self, module, encoded, stage: Stage, dev, rng) -> None:
+    def _run_stage(self, module, encoded, stage: Stage, index: int, dev, rng, start: dict | None = None) -> None:
+        """One stage; ``start`` (a resumed position in this stage) continues it where it stopped."""
+        from .resume import load_optimizer_state
+
         c = self.config
         objective = stage.objective
         optimizers = self.family.optimizers(module, c.lr, stage.lr_scale)
+        if start is not None:
+            for opt, saved in zip(optimizers, start["optimizers"]):
+                load_optimizer_state(opt, saved)
         steps_per_epoch = (len(stage.rows) + c.batch_size - 1) // c.batch_size
+        first_epoch = start["epoch"] if start else 0
+        step = start["step"] if start else 0
+        skip = start["batch"] if start else 0
+        running = start.get("running") if start else None
         bar = None
         if self.progress:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=stage.epochs * steps_per_epoch, desc=stage.name, unit="batch", dynamic_ncols=True)
-        step, running = 0, None
+            bar = tqdm(total=stage.epochs * steps_per_epoch, initial=first_epoch * steps_per_epoch + skip,
+                       desc=stage.name, unit="batch", dynamic_ncols=True)
         module.train()
         wants_repr = objective.needs_representation
         evaluate = lambda: self.evaluate(module, dev)  # noqa: E731
         passes = self._passes(module, encoded)
         try:
-            for epoch in range(stage.epochs):
-                objective.start_epoch(EpochContext(stage.name, epoch + 1, stage.rows, evaluate, passes))
-                for idx in self._batches(encoded, stage.rows, rng):
+            for epoch in range(first_epoch, stage.epochs):
+                resumed_epoch = start is not None and epoch == first_epoch
+                if resumed_epoch:
+                    rng.bit_generator.state = start["epoch_rng"]  # the stopped epoch's batch order, drawn again
+                epoch_rng = rng.bit_generator.state
+                if not resumed_epoch:
+                    objective.start_epoch(EpochContext(stage.name, epoch + 1, stage.rows, evaluate, passes))
+                for b, idx in enumerate(self._batches(encoded, stage.rows, rng)):
+                    if resumed_epoch and b < skip:
+                        continue
                     inputs = self.family.batch(encoded, idx)
                     rng_state = torch.get_rng_state()  # this forward's dropout masks, for StepContext.forward()
                     if wants_repr:
@@ -144,9 +211,8 @@ class Trainer:
                     value = objective.loss(logits, idx, representation)
                     loss = value.item()
                     if not math.isfinite(loss):
-                        raise TrainingDiverged(
-                            f"training diverged at {stage.name} step {step + 1} (loss {loss}); lower --lr "
-                            f"(now {c.lr * stage.lr_scale:g}) or the family's --embedding-lr; nothing was saved")
+                        raise TrainingDiverged(f"training diverged at {stage.name} step {step + 1} (loss {loss}); "
+                                               f"lower {self._rates(stage.lr_scale)}; nothing was saved")
                     for opt in optimizers:
                         opt.zero_grad(set_to_none=True)
                     value.backward()
@@ -163,6 +229,11 @@ class Trainer:
                         bar.update(1)
                         if step % 20 == 0:
                             bar.set_postfix(loss=f"{running:.4f}", best=self._best_text())
+                    if self._stop_requested:
+                        self._stopped = {"stage": index, "epoch": epoch, "batch": b + 1, "step": step,
+                                         "running": running, "epoch_rng": epoch_rng, "optimizers": optimizers,
+                                         "where": f"{stage.name} epoch {epoch + 1} step {step}"}
+                        raise _Stop
                 self._consider(module, self.evaluate(module, dev), f"{stage.name} epoch {epoch + 1}")
                 objective.end_epoch(EpochContext(stage.name, epoch + 1, stage.rows, evaluate, passes))
                 if bar is not None:
@@ -171,32 +242,108 @@ class Trainer:
             if bar is not None:
                 bar.close()
 
+    def _rates(self, scale: float) -> str:
+        """The learning-rate flags and their values in this stage, for the divergence message."""
+        text = f"--lr (now {self.config.lr * scale:g})"
+        embedding_lr = getattr(getattr(self.family, "config", None), "embedding_lr", None)
+        if isinstance(embedding_lr, (int, float)):
+            text += f" or --embedding-lr (now {embedding_lr * scale:g})"
+        return text
+
     def _best_text(self) -> str:
         return "-" if self.best_score == -np.inf else f"{self.best_score:.4f}"
 
-    def fit(self, encoded, stages: list[Stage], dev: TrainingSet | None):
+    def _on_sigint(self, signum, frame):
+        if self._stop_requested:
+            self.log("\nCtrl-C again: aborting; nothing saved")
+            raise KeyboardInterrupt
+        self._stop_requested = True
+        self.log("\nCtrl-C: stopping after this step (press it again to abort at once, saving nothing)")
+
+    def _catch_sigint(self):
+        """Install the two-step Ctrl-C handler (main thread only; an ignored SIGINT stays ignored)."""
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        previous = signal.getsignal(signal.SIGINT)
+        if previous is signal.SIG_IGN:
+            return None
+        signal.signal(signal.SIGINT, self._on_sigint)
+        return previous
+
+    def fit(self, encoded, stages: list[Stage], dev: TrainingSet | None, resume=None, on_stop=None):
         """Train through ``stages`` and return the module holding the best dev state.
 
-        Ctrl-C stops early and keeps the best state so far (``interrupted`` is set); a non-finite loss raises
-        ``TrainingDiverged``.
+        The first Ctrl-C stops after the current step (``interrupted`` is set, ``stopped_at`` says where): the
+        module returned is the best checkpoint so far, and ``on_stop(state)`` receives the training state (a
+        ``resume.TrainingState`` without a fingerprint) when the objectives can resume. ``resume`` (such a state)
+        continues a stopped run exactly where it stopped. A second Ctrl-C raises KeyboardInterrupt; a non-finite
+        loss raises ``TrainingDiverged``.
         """
         c = self.config
         torch.manual_seed(c.seed)
         rng = np.random.default_rng(c.seed)
         module = self.family.build(self.num_classes)
         self.family.optimizers(module, c.lr)  # the first optimizer imports torch's compiler stack (~1 s): not training
+        first, start, elapsed = 0, None, 0.0
+        self._stages = stages
+        if resume is not None:
+            first, start, elapsed = self._restore(module, resume)
+        self._stop_requested, self._stopped = False, None
+        previous = self._catch_sigint()
         started = time.perf_counter()
         try:
-            for stage in stages:
+            for index, stage in enumerate(stages):
+                if index < first:
+                    continue
                 if len(stage.rows) and stage.epochs > 0:
-                    self._run_stage(module, encoded, stage, dev, rng)
-        except KeyboardInterrupt:
+                    self._run_stage(module, encoded, stage, index, dev, rng, start if index == first else None)
+        except _Stop:
             self.interrupted = True
-            self.log("interrupted: keeping the best checkpoint so far")
+            self.stopped_at = self._stopped["where"]
+            self.train_seconds = elapsed + time.perf_counter() - started
+            if on_stop is not None and all(objective_resumable(s.objective) for s in stages):
+                on_stop(self._state(module))
         finally:
-            self.train_seconds = time.perf_counter() - started
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+            self.train_seconds = elapsed + time.perf_counter() - started
+            self._stopped = None
         if self.best_state is not None:
             module.load_state_dict(self.best_state)
             self.best_state = None
         module.eval()
         return module
+
+    def _state(self, module):
+        """The training state at the stop (views of the live tensors: write it before the module changes)."""
+        from .resume import TrainingState, optimizer_state
+
+        s = self._stopped
+        position = {k: s[k] for k in ("stage", "epoch", "batch", "step", "where")}
+        return TrainingState(
+            fingerprint="", position=position, epoch_rng=s["epoch_rng"], torch_rng=torch.get_rng_state().numpy(),
+            module={k: v.detach().cpu().numpy() for k, v in module.state_dict().items()},
+            optimizers=[optimizer_state(opt) for opt in s["optimizers"]],
+            best_score=None if self.best_score == -np.inf else float(self.best_score), best_where=self.best_where,
+            best=None if self.best_state is None else {k: v.numpy() for k, v in self.best_state.items()},
+            history=list(self.history), train_seconds=self.train_seconds, running=s["running"],
+            objective={str(i): stage.objective.resume_state() for i, stage in enumerate(self._stages)
+                       if hasattr(stage.objective, "resume_state")})
+
+    def _restore(self, module, state) -> tuple[int, dict, float]:
+        """Load a stopped run's state into this trainer and ``module``: (stage index, its start, seconds so far)."""
+        module.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.module.items()})
+        if state.best is not None:
+            self.best_state = {k: torch.from_numpy(np.array(v)) for k, v in state.best.items()}
+        self.best_score = -np.inf if state.best_score is None else state.best_score
+        self.best_where = state.best_where
+        self.history = list(state.history)
+        self.resumed_from = state.where
+        for i, stage in enumerate(self._stages):
+            if str(i) in state.objective and hasattr(stage.objective, "load_resume_state"):
+                stage.objective.load_resume_state(state.objective[str(i)])
+        torch.set_rng_state(torch.from_numpy(np.array(state.torch_rng, dtype=np.uint8)))
+        p = state.position
+        start = {"epoch": p["epoch"], "batch": p["batch"], "step": p["step"], "running": state.running,
+                 "epoch_rng": state.epoch_rng, "optimizers": state.optimizers}
+        return int(p["stage"]), start, state.train_seconds

@@ -70,6 +70,10 @@ class Objective:
 
     needs_representation = False  # pass the student's pooled representation of each text to ``loss``
     uses_teacher = True
+    # Whether an interrupted run can resume exactly. None: yes if the objective has none of the hooks below (it
+    # learns and counts nothing outside the student); one with hooks sets True and keeps what they gather in
+    # ``resume_state()`` / ``load_resume_state(state)`` (JSON), or leaves None: such a run restarts from the start.
+    resumable: bool | None = None
 
     def loss(self, logits, idx: np.ndarray, representation=None):
         raise NotImplementedError

@@ -40,11 +40,28 @@ class DANFamily:
         self.config = config or DANConfig()
         self.featurizer = NgramFeaturizer(self.config.ngrams)
         self.pair = False
+        self.auto: dict = {}  # the settings chosen by the data size (left unset by the user)
 
     def fit(self, texts, pairs=None, progress: bool = True) -> None:
+        texts = list(texts)
         self.pair = pairs is not None
-        corpus = list(texts) + (list(pairs) if pairs is not None else [])
+        self._scale_to(len(texts))
+        corpus = texts + (list(pairs) if pairs is not None else [])
         self.featurizer.fit(corpus, progress=progress)
+
+    def _scale_to(self, n_texts: int) -> None:
+        """Fill in the embedding learning rate when it was left to the data: on large data (LARGE_DATA_TEXTS up)
+        Sparse Distillation's 1e-3; on less, each n-gram's row is updated in fewer batches and must move further per
+        update: 1e-3 x data_scale (up to 0.03 for a few hundred texts)."""
+        import dataclasses
+
+        from ...training.config import data_scale
+
+        if self.config.embedding_lr is None:
+            lr = float(f"{1e-3 * data_scale(n_texts):.3g}")
+            self.config = dataclasses.replace(self.config, embedding_lr=lr)
+            if lr != 1e-3:
+                self.auto["embedding_lr"] = lr
 
     def describe(self) -> str:
         """The vocabulary's size and why it is that size (for the log)."""
@@ -56,8 +73,10 @@ class DANFamily:
             why.append(f"seen at least {c.min_count} times (--min-count)")
         if f.vocab_size >= c.max_features:
             why.append(f"capped at --vocab-size {c.max_features:,}")
+        auto = ", ".join(f"--{k.replace('_', '-')} {v:g}" for k, v in self.auto.items())
         return (f"{f.vocab_size:,} n-grams " + ", ".join(why) + f"; training table {f.num_rows:,} x "
-                f"{self.config.embedding_dim} float32 = {f.num_rows * self.config.embedding_dim * 4 / 1e6:,.0f} MB")
+                f"{self.config.embedding_dim} float32 = {f.num_rows * self.config.embedding_dim * 4 / 1e6:,.0f} MB"
+                + (f"; for this data size: {auto}" if auto else ""))
 
     def encode(self, texts, pairs=None, chunk: int = 4096):
         def ragged(items):

@@ -236,6 +236,8 @@ class WeightStatistics:
 class FixedWeightsObjective(DistillObjective):
     """Distillation towards a fixed per-row mix of teachers, with the weights' statistics for ``teachers.json``."""
 
+    resumable = True  # its only hook records the (fixed) weights per epoch: resume_state keeps that record
+
     def __init__(self, targets, inputs: StrategyInput, weights: np.ndarray, target_kind: str, strategy: str,
                  extra: dict | None = None):
         super().__init__(targets, inputs.gold, loss=inputs.loss, temperature=inputs.temperature,
@@ -256,6 +258,12 @@ class FixedWeightsObjective(DistillObjective):
         out = self.stats.to_dict()
         out.update(self.extra)
         return out
+
+    def resume_state(self) -> dict:
+        return {"history": self.stats.history}
+
+    def load_resume_state(self, state: dict) -> None:
+        self.stats.history = list(state.get("history", []))
 
 
 def fixed_weights_objective(inputs: StrategyInput, weights: np.ndarray, strategy: str, extra: dict | None = None,
