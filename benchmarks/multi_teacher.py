@@ -312,6 +312,7 @@ def one_run(task: str, student: str, strategy: str, seed: int, teachers: dict[st
     test = json.loads(evaluation.stdout)["student"]
     record = {"task": task, "student": student, "strategy": strategy, "seed": seed, "command": cmd,
               "wall_s": round(wall, 1), "training_s": round(meta["timings"]["training_s"], 2),
+              "training_cpu_s": round(meta["timings"].get("training_cpu_s", 0.0), 2),
               "dev_accuracy": meta["dev"]["accuracy"], "test_accuracy": test["accuracy"], "test": test,
               "best_checkpoint": meta["best"], "pool": sorted(teachers), "single_teacher": chosen}
     teachers_json = out / "teachers.json"
@@ -357,6 +358,12 @@ NAMES = {"best": "best single teacher", "worst": "worst single teacher", "mean-l
          "rl-weights": "rl-weights"}
 
 
+def train_time(record: dict) -> float:
+    """Training time of a run: CPU seconds (one torch thread; other jobs sharing the machine do not inflate it),
+    wall seconds for runs recorded before CPU time was."""
+    return record.get("training_cpu_s") or record["training_s"]
+
+
 def table(args) -> str:
     import statistics
 
@@ -382,14 +389,14 @@ def table(args) -> str:
                     rows[strategy] = done
             if not rows:
                 continue
-            mean_time = (statistics.mean(r["training_s"] for r in rows["mean-logits"]) if "mean-logits" in rows
+            mean_time = (statistics.mean(train_time(r) for r in rows["mean-logits"]) if "mean-logits" in rows
                          else None)
             lines += [f"| {task}, {student} student | test accuracy (mean ± std) | dev accuracy | seeds | "
-                      f"training s | x mean-logits time |", "|---|---|---|---|---|---|"]
+                      f"training CPU s | x mean-logits time |", "|---|---|---|---|---|---|"]
             for strategy, done in rows.items():
                 acc = [r["test_accuracy"] for r in done]
                 std = statistics.stdev(acc) if len(acc) > 1 else 0.0
-                t = statistics.mean(r["training_s"] for r in done)
+                t = statistics.mean(train_time(r) for r in done)
                 ratio = f"{t / mean_time:.2f}x" if mean_time else "-"
                 label = NAMES[strategy]
                 if strategy in ("best", "worst") and done[0].get("single_teacher"):
@@ -402,7 +409,7 @@ def table(args) -> str:
                 rl = statistics.mean(r["test_accuracy"] for r in rows["rl"])
                 ml = statistics.mean(r["test_accuracy"] for r in rows["mean-logits"])
                 best = statistics.mean(r["test_accuracy"] for r in rows["best"]) if "best" in rows else None
-                t_rl = statistics.mean(r["training_s"] for r in rows["rl"])
+                t_rl = statistics.mean(train_time(r) for r in rows["rl"])
                 targets.append(f"- {task}, {student}: rl {100 * rl:.2f} vs mean-logits {100 * ml:.2f} "
                                f"({100 * (rl - ml):+.2f}, {'met' if rl >= ml else 'missed'})"
                                + (f"; vs best single {100 * best:.2f} ({100 * (rl - best):+.2f}, "

@@ -319,6 +319,7 @@ def distill(train: TextDataset, *, out: str | Path | None = None, teacher=None, 
     resume, on_stop = _resume_state(out, run_id, overwrite, log)
     module = trainer.fit(encoded, stages, dev_set, resume=resume, on_stop=on_stop)
     report.timings["training_s"] = trainer.train_seconds
+    report.timings["training_cpu_s"] = trainer.train_cpu_seconds
     report.history = trainer.history
     metadata["best"] = trainer.best_where
     if trainer.resumed_from:

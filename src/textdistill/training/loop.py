@@ -114,6 +114,7 @@ class Trainer:
         self.stopped_at = ""  # where the first Ctrl-C stopped training ("distill epoch 3 step 120")
         self.resumed_from = ""
         self.train_seconds = 0.0
+        self.train_cpu_seconds = 0.0  # CPU time of this process while training: what other jobs do not inflate
         self._stop_requested = False
         self._stopped: dict | None = None
 
@@ -290,7 +291,7 @@ class Trainer:
             first, start, elapsed = self._restore(module, resume)
         self._stop_requested, self._stopped = False, None
         previous = self._catch_sigint()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         try:
             for index, stage in enumerate(stages):
                 if index < first:
@@ -307,6 +308,7 @@ class Trainer:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
             self.train_seconds = elapsed + time.perf_counter() - started
+            self.train_cpu_seconds = time.process_time() - cpu_started
             self._stopped = None
         if self.best_state is not None:
             module.load_state_dict(self.best_state)
