@@ -357,16 +357,21 @@ def folded_head(pooled, b1, w2, b2):
 
 @njit(cache=True, nogil=True)
 def build_index(keys_in, rows_in, bits):
-    """The lookup table: (2**bits, 2) uint64 of [key, row + 1] (0 = empty), linear probing."""
+    """The lookup table: (2**bits, 2) uint64 of [key, row + 1] (0 = empty), linear probing; and how many keys were
+    already in it (a duplicate keeps its first row)."""
     size = np.int64(1) << bits
     mask = size - 1
     shift = np.uint64(64 - bits)
     index = np.zeros((size, 2), dtype=np.uint64)
+    duplicates = 0
     for i in range(len(keys_in)):
         h = keys_in[i]
         pos = np.int64((h * FIB) >> shift)
-        while index[pos, 1] != 0:
+        while index[pos, 1] != 0 and index[pos, 0] != h:
             pos = (pos + 1) & mask
+        if index[pos, 1] != 0:
+            duplicates += 1
+            continue
         index[pos, 0] = h
         index[pos, 1] = np.uint64(rows_in[i] + 1)
-    return index
+    return index, duplicates
