@@ -107,6 +107,7 @@ def mmap_tensors(path: Path) -> dict[str, np.ndarray]:
         raise ModelError(f"{path}: corrupt or truncated safetensors file (bad header)")
     base = 8 + n
     out = {}
+    mapped = None
     for name, info in header.items():
         if name == "__metadata__":
             continue
@@ -126,8 +127,23 @@ def mmap_tensors(path: Path) -> dict[str, np.ndarray]:
         if count == 0:
             out[name] = np.zeros(shape, dtype=dtype)
             continue
-        out[name] = np.memmap(path, dtype=dtype, mode="r", offset=base + begin, shape=shape)
+        if mapped is None:
+            mapped = _map_file(path)
+        out[name] = np.frombuffer(mapped, dtype=dtype, count=count, offset=base + begin).reshape(shape)
     return out
+
+
+def _map_file(path: Path):
+    """The whole file mapped read-only, marked for random access: a lookup table is read a row here and a row there,
+    so the kernel should neither read ahead nor map neighbouring pages in (which would make a process's resident
+    memory the whole table after a few thousand lookups)."""
+    import mmap
+
+    with open(path, "rb") as f:
+        mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    if hasattr(mapped, "madvise") and hasattr(mmap, "MADV_RANDOM"):
+        mapped.madvise(mmap.MADV_RANDOM)
+    return mapped
 
 
 def load_tensors(path: Path, expected: dict[str, tuple] | None = None, mmap: bool = False) -> dict[str, np.ndarray]:
