@@ -821,16 +821,17 @@ def table(args):
     path = RESULTS / "loading.json"
     if path.exists():
         r = json.loads(path.read_text())
-        lines += ["**Loading a served model** (fresh process each, median of three; RSS after predicting the dev set; "
-                  "the first load in a process also starts numba: see `benchmarks/results/loading.json`)", "",
-                  "| task | model | disk MB | read into memory: load ms / RSS MB | memory-mapped: load ms / RSS MB | "
-                  "two processes, memory-mapped: PSS MB each |", "|---|---|---|---|---|---|"]
+        lines += ["**Loading a served model** (fresh process each, median of three; a process's second load is timed, "
+                  "its first also starts numba: `first_load_s` in `benchmarks/results/loading.json`)", "",
+                  "| task | model | disk MB | read into memory: load ms, RSS MB after load / after predicting dev | "
+                  "memory-mapped: load ms, RSS MB after load / after predicting dev | two processes, memory-mapped: "
+                  "PSS MB each |", "|---|---|---|---|---|---|"]
         for tag, rows in r["tasks"].items():
             for name, v in rows.items():
                 pss = " / ".join(f"{p['while_both_run']['pss_mb']:,.0f}" for p in v["two_processes"])
-                lines.append(f"| {tag.upper()} | {name} | {v['disk_mb']:,.1f} | {v['read']['load_s'] * 1000:,.0f} / "
-                             f"{v['read']['after_predict']['rss_mb']:,.0f} | {v['mmap']['load_s'] * 1000:,.1f} / "
-                             f"{v['mmap']['after_predict']['rss_mb']:,.0f} | {pss} |")
+                cells = [f"{v[m]['load_s'] * 1000:,.0f} ms, {v[m]['after_load']['rss_mb']:,.0f} / "
+                         f"{v[m]['after_predict']['rss_mb']:,.0f}" for m in ("read", "mmap")]
+                lines.append(f"| {tag.upper()} | {name} | {v['disk_mb']:,.1f} | {cells[0]} | {cells[1]} | {pss} |")
         lines.append("")
     vs = RESULTS / "vocab-scale.json"
     if vs.exists():
