@@ -32,6 +32,7 @@ def _global_options(
 def build_app() -> typer.Typer:
     from . import compress, predict, teachers
     from .distill import augment_command, make_distill_command
+    from .serve import make_serve_command
 
     app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                       help="Distill transformer text classifiers into fast CPU students.")
@@ -48,6 +49,7 @@ def build_app() -> typer.Typer:
     app.command("bench")(predict.bench)
     app.command("compress")(compress.compress)
     app.command("demo")(predict.demo)
+    app.command("serve")(make_serve_command())
     return app
 
 
