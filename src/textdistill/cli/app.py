@@ -30,7 +30,7 @@ def _global_options(
 
 
 def build_app() -> typer.Typer:
-    from . import compress, predict, teachers
+    from . import compress, export, predict, teachers
     from .distill import augment_command, make_distill_command
     from .serve import make_serve_command
 
@@ -50,6 +50,7 @@ def build_app() -> typer.Typer:
     app.command("compress")(compress.compress)
     app.command("demo")(predict.demo)
     app.command("serve")(make_serve_command())
+    app.command("export")(export.export)
     return app
 
 
