@@ -30,7 +30,7 @@ def _global_options(
 
 
 def build_app() -> typer.Typer:
-    from . import compress, export, predict, teachers
+    from . import compress, export, predict, report, teachers
     from .distill import augment_command, make_distill_command
     from .serve import make_serve_command
 
@@ -51,6 +51,8 @@ def build_app() -> typer.Typer:
     app.command("demo")(predict.demo)
     app.command("serve")(make_serve_command())
     app.command("export")(export.export)
+    app.command("report")(report.report)
+    app.command("auto")(report.make_auto_command())
     return app
 
 
