@@ -26,7 +26,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..errors import ConfigError, require
+from ..errors import ConfigError, TextdistillError, require
 
 FORMAT = "textdistill-report"
 SPEEDS = {"b32": ("texts_per_s", "texts/s at batch 32, end to end"),
@@ -212,7 +212,12 @@ def collect(folders, data=None, limit: int = 2000, log=None) -> list[Entry]:
         resolved = str(d.resolve())
         if (d / "auto.json").is_file():
             continue  # the copy auto made of its choice: the candidate it copied is reported
-        student = Student.from_pretrained(d)
+        try:
+            student = Student.from_pretrained(d)
+        except TextdistillError as exc:  # one broken directory does not stop the report
+            if log:
+                log(f"warning: skipped {d}: {exc}")
+            continue
         meta = student.metadata or {}
         on_task = ds is not None and any(e.path == resolved and e.task == task_name(ds.source) for e in entries)
         if ds is not None and not on_task:
