@@ -458,12 +458,16 @@ def table(args) -> None:
               f"{m['malformed']['sent']:,} mixed into the last level, {m['malformed']['answered_as_expected']:,} answered "
               f"with their 4xx; workers unchanged: {r['workers_unchanged']}; SIGTERM: exit code "
               f"{r['shutdown']['exit_code']} in {r['shutdown']['stop_s']} s.", ""]
-    busy = r["machine_before"]["busy_processes"] + r["machine_after"]["busy_processes"]
-    others = sorted({p["cmd"].split(" --")[0][-70:] for p in busy if "serve_load" not in p["cmd"]
-                     and "textdistill.cli serve" not in p["cmd"]})
+    others: dict[str, list[float]] = {}
+    for when in ("machine_before", "machine_after"):
+        for p in r[when]["busy_processes"]:
+            if "serve_load" in p["cmd"] or "textdistill.cli serve" in p["cmd"]:
+                continue
+            others.setdefault(short_command(p["cmd"]), []).append(p["cpu_percent"])
+    shown = "; ".join(f"`{name}` ({max(v):.0f}% of a core)" for name, v in sorted(others.items()))
     lines.append("Machine: load average " + f"{r['machine_before']['loadavg_1_5_15'][0]} before, "
                  f"{r['machine_after']['loadavg_1_5_15'][0]} after; "
-                 + ("other processes using CPU: " + "; ".join(f"`{o}`" for o in others) if others
+                 + (f"other processes using CPU (sampled before and after): {shown}" if others
                     else "nothing else was using the CPU") + ".")
     lines += ["", f"![load test]({PLOT.relative_to(ROOT)})"]
     text = "\n".join(lines)
@@ -479,6 +483,24 @@ def table(args) -> None:
         print(f"wrote {README}")
     else:
         print(text)
+
+
+def short_command(cmd: str) -> str:
+    """'/x/python /x/bin/textdistill --threads 1 teacher finetune --base ...' -> 'textdistill teacher finetune'."""
+    words = [t for t in cmd.split() if not re.search(r"(^|/)python[\d.]*$", t)]
+    out: list[str] = []
+    for t in words:
+        if not out:
+            if not t.startswith("-"):
+                out.append(t.rsplit("/", 1)[-1])
+            continue
+        if re.fullmatch(r"[a-z][a-z0-9_.\-]*", t) and not t.startswith("-"):
+            out.append(t)
+            if len(out) == 3:
+                break
+        elif not t.startswith("-") and not re.fullmatch(r"[\d.]+", t):
+            break
+    return " ".join(out) or cmd[:40]
 
 
 def plot(r: dict) -> None:
