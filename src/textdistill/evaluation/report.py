@@ -67,7 +67,7 @@ def task_name(path) -> str:
     """``/x/shared/data/sst2/dev.tsv.gz`` -> ``sst2/dev.tsv.gz`` (the data set's folder and file)."""
     if not path:
         return "unknown"
-    parts = Path(str(path)).parts
+    parts = Path(str(path).split(",")[0].strip()).parts  # "imdb/test.csv.gz, seeded 5000-review sample"
     return "/".join(parts[-2:]) if len(parts) >= 2 else parts[-1]
 
 
@@ -380,6 +380,11 @@ def plot(entries: list[Entry], path: Path, task: str, speed: str = "b32", budget
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    labels_at: dict[tuple, list[str]] = {}  # models at the same point share one label
+    for e in points:
+        labels_at.setdefault((getattr(e, attr), e.accuracy), []).append(e.name + (" (chosen)" if e.chosen else ""))
+    for (x, y), names in labels_at.items():
+        ax.annotate(" / ".join(names), (x, y), textcoords="offset points", xytext=(5, 4), fontsize=7)
     for e in points:
         x = getattr(e, attr)
         if e.kind == "teacher":
@@ -390,8 +395,6 @@ def plot(entries: list[Entry], path: Path, task: str, speed: str = "b32", budget
             ax.scatter([x], [e.accuracy], s=70 if e.chosen else 45, zorder=3,
                        color=FAMILY_COLOURS.get(e.family or "", "tab:purple"), edgecolors="red" if e.chosen else None,
                        linewidths=2 if e.chosen else 0, label=e.family or "student")
-        ax.annotate(e.name + (" (chosen)" if e.chosen else ""), (x, e.accuracy), textcoords="offset points",
-                    xytext=(5, 4), fontsize=7)
     front = sorted((e for e in points if e.pareto), key=lambda e: getattr(e, attr))
     if len(front) > 1:
         ax.plot([getattr(e, attr) for e in front], [e.accuracy for e in front], "--", color="tab:red", lw=1,
