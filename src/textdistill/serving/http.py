@@ -10,8 +10,8 @@ read), parsed with orjson and checked field by field, so every malformed request
 and the server keeps serving. The texts then join their model's micro-batch: requests queued within
 ``batch_wait_ms`` of the first one (and those that arrive while a batch is being computed) are predicted together.
 Prediction runs inline on the event loop: a DAN answers in microseconds per text, less than a hand-off to a thread
-would cost. Parallelism comes from worker processes (``--workers``), which memory-map the same model files, so the
-weights are in memory once however many workers serve them.
+would cost. Parallelism comes from worker processes (``--workers``), which memory-map the same DAN table, so it is in
+memory once however many workers serve it.
 
 The predict route is a plain ASGI endpoint (FastAPI's per-request dependency solving and pydantic validation would
 cost more than the model), documented in the OpenAPI schema from pydantic models. ``serve`` puts ``FastPath`` in
@@ -242,7 +242,7 @@ class MicroBatcher:
             self._run(batch)
 
     def _run(self, batch) -> None:
-        live = [item for item in batch if not item[2].done()]  # a client that went away is not waited for
+        live = [item for item in batch if not item[2].done()]  # a cancelled request is not predicted
         if not live:
             return
         texts = [t for item in live for t in item[0]] if len(live) > 1 else live[0][0]
