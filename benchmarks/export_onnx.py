@@ -100,7 +100,8 @@ def table(args) -> None:
     lines = [f"**ONNX export** (`benchmarks/export_onnx.py`, {r['date']}; onnxruntime {r['onnxruntime']}, "
              f"{r['hardware']['cpu']}, one thread each; SST-2 dev, {r['results'][0]['texts']} sentences; texts/s)",
              "", "| model | max \\|logit diff\\| | labels | ONNX MB | b32 model only: onnx / textdistill | "
-             "b32 end to end: onnx / textdistill | b1 end to end: onnx / textdistill |", "|---|---|---|---|---|---|---|"]
+             "b32 end to end: onnx / textdistill | b1 end to end: onnx / textdistill |",
+             "|---|---|---|---|---|---|---|"]
     for x in r["results"]:
         b32, b1 = x["batch_32"], x["batch_1"]
         lines.append(f"| {x['name']} ({x['family']}) | {x['max_abs_diff']:.1e} | "

@@ -363,7 +363,9 @@ def run(args) -> None:
         pass
     phases = []
     cpu0, client0 = server.cpu_seconds(), resource.getrusage(resource.RUSAGE_SELF)
-    for kind, bodies, expected, per in (("single", singles, single_expected, 1), ("batch32", batches, batch_expected, b)):
+    wall0 = time.perf_counter()
+    levels = (("single", singles, single_expected, 1), ("batch32", batches, batch_expected, b))
+    for kind, bodies, expected, per in levels:
         for c in args.concurrency:
             asyncio.run(run_phase(server.host, server.port, bodies, expected, c, 1.0, 10**9, texts_per_request=per))
             s_cpu, c_ru = server.cpu_seconds(), resource.getrusage(resource.RUSAGE_SELF)
@@ -385,6 +387,9 @@ def run(args) -> None:
           f"{mixed['malformed']['sent']:,}: {mixed['malformed']['answered_as_expected']:,} as expected, "
           f"{mixed['malformed']['unexpected']} not", flush=True)
     pids_after = server.worker_pids()
+    cpu_total = server.cpu_seconds() - cpu0
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    client_total = ru.ru_utime + ru.ru_stime - client0.ru_utime - client0.ru_stime
     stop = server.stop()
     after = machine_state()
     result = {
@@ -398,7 +403,9 @@ def run(args) -> None:
                      "keep-alive HTTP/1.1"},
         "in_process": inproc, "phases": phases, "mixed": mixed,
         "workers_before": pids, "workers_after": pids_after, "workers_unchanged": pids == pids_after,
-        "shutdown": stop, "server_cpu_s_total": None, "machine_before": before, "machine_after": after,
+        "shutdown": stop, "machine_before": before, "machine_after": after,
+        "totals": {"wall_s": round(time.perf_counter() - wall0, 1), "server_cpu_s": round(cpu_total, 1),
+                   "client_cpu_s": round(client_total, 1)},
     }
     result["targets"] = targets(result)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -455,7 +462,8 @@ def table(args) -> None:
     lines += ["", f"In process, the same student: {ip['batch_32_end_to_end']:,.0f} texts/s at batch 32, "
               f"{ip['batch_1_end_to_end']:,.0f} at batch 1; over HTTP with batches of 32: {best:,.0f} texts/s "
               f"({t['batch throughput / in-process batch 32']:.0%} of in process). Malformed requests: "
-              f"{m['malformed']['sent']:,} mixed into the last level, {m['malformed']['answered_as_expected']:,} answered "
+              f"{m['malformed']['sent']:,} mixed into the last level, "
+              f"{m['malformed']['answered_as_expected']:,} answered "
               f"with their 4xx; workers unchanged: {r['workers_unchanged']}; SIGTERM: exit code "
               f"{r['shutdown']['exit_code']} in {r['shutdown']['stop_s']} s.", ""]
     others: dict[str, list[float]] = {}

@@ -138,7 +138,8 @@ def test_auto_python_api_keeps_the_most_accurate_within_the_budget_and_resumes(a
     from textdistill.errors import ConfigError
 
     train, dev = auto_data
-    candidates = "dan:embedding_dim=4:hidden_dim=4:embedding_lr=0.05,dan:embedding_dim=16:hidden_dim=8:embedding_lr=0.05"
+    candidates = ("dan:embedding_dim=4:hidden_dim=4:embedding_lr=0.05,"
+                  "dan:embedding_dim=16:hidden_dim=8:embedding_lr=0.05")
     logs = []
     result = auto(train, dev, tmp_path / "best", teacher=str(tiny_teacher_dir),
                   config=AutoConfig(latency_budget="1000ms", candidates=candidates, measure_texts=45,

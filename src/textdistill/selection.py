@@ -137,9 +137,9 @@ class AutoConfig:
     candidates: str = option(",".join(PRESETS), "Students to try, comma-separated: presets (dan-64, dan-128, "
                                                 "dan-256, cnn, bilstm) or family:field=value:... "
                                                 "(small=dan:embedding_dim=32:hidden_dim=32, cnn:widths=3|4).")
-    latency_batch: int = option(1, "Batch size the latency is measured at: 1 (one text per request) or 32.")
-    measure_texts: int = option(1000, "Dev texts each candidate is timed on.")
-    measure_teacher: bool = option(True, "Also time the teacher, for the report (a few hundred texts).")
+    latency_batch: int = option(1, "Batch size the latency is measured at: 1 (default: one text per request) or 32.")
+    measure_texts: int = option(1000, "Dev texts each candidate is timed on (default 1000).")
+    measure_teacher: bool = option(True, "Also time the teacher, for the report (default on; a few hundred texts).")
     vectors: str | None = option(None, "Word vectors of the cnn/bilstm candidates: glove (default), a GloVe/word2vec "
                                        "file, or none.")
 

@@ -359,8 +359,8 @@ def html_page(entries: list[Entry], speed: str = "b32", title: str = "Students",
             cls = " ".join(c for c in ("pareto" if "Pareto" in row[0] else "", "chosen" if "chosen" in row[0] else "")
                            if c)
             parts.append(f"<tr class='{cls}'>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>")
-        parts.append(f"</table><p>Pareto: no other model here is both more accurate and faster ({esc(SPEEDS[speed][1])})."
-                     "</p>")
+        parts.append("</table><p>Pareto: no other model here is both more accurate and faster "
+                     f"({esc(SPEEDS[speed][1])}).</p>")
         if plots and task in plots:
             parts.append(f"<img src='{esc(plots[task])}' alt='accuracy against speed' style='max-width:100%'>")
     parts.append("</body></html>")

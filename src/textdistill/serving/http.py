@@ -49,17 +49,18 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 class ServeConfig:
     """Settings of ``textdistill serve``; every field is a flag."""
 
-    host: str = option("127.0.0.1", "Address to listen on (0.0.0.0: every interface).")
-    port: int = option(8000, "Port to listen on (0: a free port; the address is printed).")
-    workers: int = option(1, "Worker processes. Each maps the same model files, so the weights are in memory once.")
-    batch_wait_ms: float = option(2.0, "Longest a batch waits for requests still being received to join it (a lone "
-                                       "request never waits; 0: never wait).")
-    max_batch: int = option(256, "Most texts predicted as one batch.")
-    max_body: str = option("2MB", "Largest request body, e.g. 2MB or 500KB (larger: 413).")
-    max_texts: int = option(2048, "Most texts in one request (more: 413).")
-    graceful_timeout: float = option(30.0, "On SIGTERM or Ctrl-C: seconds in-flight requests get to finish.")
-    access_log: bool = option(False, "Log every request (costs throughput).")
-    log_level: str = option("warning", "Server log level: critical, error, warning, info or debug.")
+    host: str = option("127.0.0.1", "Address to listen on (default 127.0.0.1; 0.0.0.0: every interface).")
+    port: int = option(8000, "Port to listen on (default 8000; 0: a free port; the address is printed).")
+    workers: int = option(1, "Worker processes (default 1). They memory-map the same DAN table: it is in memory once.")
+    batch_wait_ms: float = option(2.0, "Longest a batch waits for requests still being received to join it (default "
+                                       "2; a lone request never waits; 0: never wait).")
+    max_batch: int = option(256, "Most texts predicted as one batch (default 256).")
+    max_body: str = option("2MB", "Largest request body (default 2MB; e.g. 500KB; larger: 413).")
+    max_texts: int = option(2048, "Most texts in one request (default 2048; more: 413).")
+    graceful_timeout: float = option(30.0, "On SIGTERM or Ctrl-C: seconds in-flight requests get to finish "
+                                           "(default 30).")
+    access_log: bool = option(False, "Log every request (default off: it costs throughput).")
+    log_level: str = option("warning", "Server log level: critical, error, warning (default), info or debug.")
 
     def __post_init__(self):
         from ..students.dan import parse_size

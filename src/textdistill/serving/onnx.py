@@ -322,8 +322,9 @@ class Verification:
     source: str
 
     def line(self) -> str:
+        labels = "identical" if self.same_labels else f"{self.label_agreement:.2%} equal"
         return (f"onnxruntime vs textdistill on {self.texts:,} texts ({self.source}): max |logit difference| "
-                f"{self.max_abs_diff:.2e}, labels {'identical' if self.same_labels else f'{self.label_agreement:.2%} equal'}")
+                f"{self.max_abs_diff:.2e}, labels {labels}")
 
 
 def verify(path, student, texts, pairs=None, source: str = "texts") -> Verification:

@@ -27,7 +27,8 @@ FORMAT = "textdistill-featurizer-spec"
 FORMAT_VERSION = 1
 TEST_TEXTS = [
     "It's a charming and often affecting journey.", "NOT good, not bad!!! :)", "", "   \t\n ",
-    "a boring<br />plot<BR>twist", "Ｆｕｌｌ ｗｉｄｔｈ ﬁlm №5", "Café au lait, naïve coöperation", "電影很好看，推薦！",
+    "a boring<br />plot<BR>twist", "Ｆｕｌｌ ｗｉｄｔｈ ﬁlm №5", "Café au lait, naïve coöperation",
+    "電影很好看，推薦！",
     "หนังเรื่องนี้ดีมาก", "こんにちは世界", "fun 🎬🎬 joy 👍🏽", "zero\u200bwidth\u00adsoft hyphen", "ΟΔΟΣ and İstanbul",
     "e\u0301 \u0301accent", "नमस्ते दुनिया", "x" * 40, "the the the the the", "tabs\tand\u00a0nbsp\u2003em space",
     "control\x07bell\x1funit", "don't won't can't", "$100 or 50% off... #1 @user", "mixed123numbers and_under_score",
@@ -151,7 +152,8 @@ def _words_spec(student, texts: list[str]) -> dict:
     ids, offsets = vocab.encode(texts)
     ends = np.append(offsets[1:], len(ids))
     for i, text in enumerate(texts):
-        vectors.append({"text": text, "tokens": vocab.tokenizer.tokenize(text), "ids": ids[offsets[i] : ends[i]].tolist()})
+        vectors.append({"text": text, "tokens": vocab.tokenizer.tokenize(text),
+                        "ids": ids[offsets[i] : ends[i]].tolist()})
     return {
         "featurizer": "words", "featurizer_version": c.version,
         "normalisation": _normalisation(c.lowercase, True),
