@@ -63,7 +63,12 @@ def in_process_rates(model_dir: Path, texts: list[str]) -> dict:
     n = min(len(texts), 2000)
     b32 = student_speed(student, texts[:n], batch_size=32, repeats=5)
     b1 = student_speed(student, texts[:500], batch_size=1, repeats=3)
+    meta = student.metadata or {}
+    trained = {"train_file": meta.get("train_file"), "transfer_texts": meta.get("transfer_texts"),
+               "teacher": (meta.get("teacher") or {}).get("path"), "dev_accuracy": (meta.get("dev") or {}).get(
+                   "accuracy")}
     return {"batch_32_end_to_end": b32["end_to_end"]["texts_per_s"], "batch_32_runs": b32["end_to_end"]["runs"],
+            "trained": trained,
             "batch_1_end_to_end": b1["end_to_end"]["texts_per_s"], "n": n,
             "labels": student.predict(texts), "describe": student.describe() if hasattr(student, "describe") else "",
             "family": student.student_type}
