@@ -189,6 +189,20 @@ def test_models_health_and_openapi(server):
     assert pairs["name"] == "pairs" and pairs["pair"]
     status, health = server.get("/health")
     assert status == 200 and health["status"] == "ok" and health["models"] == ["tiny", "pairs"]
+    conn = server.connection()
+    conn.request("GET", "/metrics")
+    r = conn.getresponse()
+    text = r.read().decode()
+    conn.close()
+    assert r.status == 200 and r.getheader("content-type").startswith("text/plain")
+    samples = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line and not line.startswith("#")}
+    pid = health["pid"]
+    answered = sum(v for k, v in samples.items() if k.startswith("textdistill_requests_total"))
+    assert samples[f'textdistill_requests_total{{pid="{pid}",status="200"}}'] >= 1
+    assert samples[f'textdistill_request_seconds_count{{pid="{pid}"}}'] == answered
+    assert samples[f'textdistill_request_seconds_bucket{{pid="{pid}",le="+Inf"}}'] == answered
+    assert samples[f'textdistill_model_texts_total{{pid="{pid}",model="tiny"}}'] >= 1
     status, spec = server.get("/openapi.json")
     assert status == 200
     op = spec["paths"]["/v1/predict"]["post"]

@@ -3,7 +3,8 @@
 - ``POST /v1/predict`` ``{"texts": [...], "text_pairs"?: [...], "model"?: name, "probabilities"?: bool}`` ->
   ``{"labels": [...]}``, plus ``"probabilities"`` (one row per text, columns in the order of ``"classes"``) on request.
 - ``GET /v1/models``: each model's labels, family, size, dev metrics and teacher. ``GET /health``: liveness and
-  this worker's counters. OpenAPI at ``/openapi.json``, interactive docs at ``/docs``.
+  this worker's counters; ``GET /metrics``: the same and a latency histogram for Prometheus. OpenAPI at
+  ``/openapi.json``, interactive docs at ``/docs``.
 
 How a request is served: the body is read up to the size limit (a larger one is refused with 413 before it is
 read), parsed with orjson and checked field by field, so every malformed request gets a 4xx with a one-line reason
@@ -24,6 +25,7 @@ library while requests wait, the main source of the latency tail under load.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import json
 import os
 import re
@@ -299,18 +301,70 @@ def _string_list(payload: dict, key: str, limit: int) -> list[str]:
     return value
 
 
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
 class Stats:
-    """Counters of one worker process (GET /health)."""
+    """Counters of one worker process (GET /health as JSON, GET /metrics for Prometheus)."""
 
     def __init__(self):
         self.started = time.time()
         self.requests = self.texts = self.batches = self.batched_texts = self.rejected = self.failed = 0
+        self.statuses: dict[int, int] = {}
+        self.per_model: dict[str, list[int]] = {}  # name -> [requests, texts]
+        self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)
+        self.latency_sum = 0.0
+
+    def observe(self, status: int, seconds: float) -> None:
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+        self.buckets[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        self.latency_sum += seconds
+
+    def count(self, model: str, texts: int) -> None:
+        row = self.per_model.setdefault(model, [0, 0])
+        row[0] += 1
+        row[1] += texts
+        self.texts += texts
 
     def to_dict(self) -> dict:
         return {"pid": os.getpid(), "uptime_s": round(time.time() - self.started, 3), "requests": self.requests,
                 "texts": self.texts, "batches": self.batches,
                 "mean_batch": round(self.batched_texts / self.batches, 2) if self.batches else None,
                 "rejected": self.rejected, "failed": self.failed}
+
+    def prometheus(self) -> str:
+        """This worker's counters in the Prometheus text format (each worker keeps its own: label ``pid``)."""
+        pid = os.getpid()
+        out = []
+
+        def metric(name, kind, help_, samples):
+            out.append(f"# HELP textdistill_{name} {help_}")
+            out.append(f"# TYPE textdistill_{name} {kind}")
+            for labels, value in samples:
+                shown = ",".join(f'{k}="{v}"' for k, v in {"pid": pid, **labels}.items())
+                out.append(f"textdistill_{name}{{{shown}}} {value}")
+
+        metric("requests_total", "counter", "Predict requests by HTTP status.",
+               [({"status": k}, v) for k, v in sorted(self.statuses.items())])
+        metric("model_requests_total", "counter", "Predict requests answered, by model.",
+               [({"model": m}, v[0]) for m, v in sorted(self.per_model.items())])
+        metric("model_texts_total", "counter", "Texts classified, by model.",
+               [({"model": m}, v[1]) for m, v in sorted(self.per_model.items())])
+        metric("batches_total", "counter", "Batches predicted (concurrent requests share one).", [({}, self.batches)])
+        metric("batched_texts_total", "counter", "Texts in those batches.", [({}, self.batched_texts)])
+        cumulative, samples = 0, []
+        for bound, n in zip((*LATENCY_BUCKETS, "+Inf"), self.buckets):
+            cumulative += n
+            samples.append(({"le": bound}, cumulative))
+        metric("request_seconds", "histogram", "Predict request latency in the server (body read to answer sent).",
+               [])
+        for labels, value in samples:
+            out.append(f'textdistill_request_seconds_bucket{{pid="{pid}",le="{labels["le"]}"}} {value}')
+        out.append(f'textdistill_request_seconds_sum{{pid="{pid}"}} {self.latency_sum}')
+        out.append(f'textdistill_request_seconds_count{{pid="{pid}"}} {cumulative}')
+        metric("uptime_seconds", "gauge", "Seconds since this worker started.",
+               [({}, round(time.time() - self.started, 3))])
+        return "\n".join(out) + "\n"
 
 
 class Service:
@@ -374,7 +428,7 @@ class Service:
         try:
             body = await read_body(scope, receive, self.max_body)
             model, texts, pairs, proba = self.parse(body)
-            self.stats.texts += len(texts)
+            self.stats.count(model.name, len(texts))
             future = model.batcher.submit(texts, pairs, others_arriving=self.receiving > 1)
         finally:
             self.receiving -= 1
@@ -466,24 +520,25 @@ class PredictEndpoint:
         service = self.service
         stats = service.stats
         stats.requests += 1
+        started = time.perf_counter()
         try:
             answer = await service.predict(scope, receive)
         except ClientGone:
             return
         except RequestError as exc:
             stats.rejected += 1
-            await send_json(send, exc.status, {"error": exc.message}, close=exc.close)
-            return
+            status, answer, close = exc.status, {"error": exc.message}, exc.close
         except TextdistillError as exc:  # e.g. a text the student refuses
             stats.rejected += 1
-            await send_json(send, 422, {"error": str(exc).splitlines()[0]})
-            return
+            status, answer, close = 422, {"error": str(exc).splitlines()[0]}, False
         except Exception as exc:  # noqa: BLE001 - one line to the client and the log; the server keeps serving
             stats.failed += 1
             _log(f"error: predict failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-            await send_json(send, 500, {"error": f"internal error ({type(exc).__name__})"})
-            return
-        await send_json(send, 200, answer)
+            status, answer, close = 500, {"error": f"internal error ({type(exc).__name__})"}, False
+        else:
+            status, close = 200, False
+        await send_json(send, status, answer, close=close)
+        stats.observe(status, time.perf_counter() - started)
 
 
 def _log(message: str) -> None:
@@ -524,7 +579,7 @@ def create_app(models, config: ServeConfig | None = None):
 
     from fastapi.exceptions import RequestValidationError
     from fastapi.openapi.utils import get_openapi
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import JSONResponse, PlainTextResponse
     from starlette.exceptions import HTTPException
     from starlette.routing import Route
 
@@ -555,6 +610,11 @@ def create_app(models, config: ServeConfig | None = None):
     @app.get("/health", summary="Liveness and this worker's counters")
     async def health():
         return {"status": "ok", "models": list(service.models), **service.stats.to_dict()}
+
+    @app.get("/metrics", summary="This worker's counters in the Prometheus text format",
+             response_class=PlainTextResponse)
+    async def metrics():
+        return PlainTextResponse(service.stats.prometheus(), media_type="text/plain; version=0.0.4")
 
     @app.get("/v1/models", summary="The served models: labels, family, size, dev metrics, teacher")
     async def list_models():
