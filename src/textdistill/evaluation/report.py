@@ -233,10 +233,11 @@ def collect(folders, data=None, limit: int = 2000, log=None) -> list[Entry]:
                 if e.path == resolved and e.family is None:
                     e.family = student.student_type
             continue
-        dev = meta.get("dev") or {}
+        dev = (meta.get("compressed_dev") or {}).get("after") or meta.get("dev") or {}  # compress re-measures
         from .speed import dir_size
 
-        entries.append(Entry(name=d.name, kind="student", task="dev set of the model's training run",
+        task = f"dev set of the run on {task_name(meta.get('train_file'))}"  # not measured: grouped by training data
+        entries.append(Entry(name=d.name, kind="student", task=task,
                              family=student.student_type, accuracy=dev.get("accuracy"),
                              macro_f1=dev.get("macro_f1"), disk_bytes=dir_size(d), path=resolved,
                              source=str(d / "config.json"),
@@ -244,7 +245,7 @@ def collect(folders, data=None, limit: int = 2000, log=None) -> list[Entry]:
         teacher_dev = meta.get("teacher_dev") or {}
         if teacher_dev.get("accuracy") is not None:
             name = Path(str((meta.get("teacher") or {}).get("path", "teacher"))).name
-            entries.append(Entry(name=name, kind="teacher", task="dev set of the model's training run",
+            entries.append(Entry(name=name, kind="teacher", task=task,
                                  family="teacher", accuracy=teacher_dev["accuracy"], source=str(d / "config.json")))
     return merge(entries)
 
