@@ -523,13 +523,13 @@ def plot(r: dict) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    for kind, marker in (("single", "o"), ("batch32", "s")):
+    for kind, marker, colour in (("single", "o", "tab:blue"), ("batch32", "s", "tab:orange")):
         ps = [p for p in r["phases"] if p["kind"] == kind]
         c = [p["concurrency"] for p in ps]
         label = "1 text / request" if kind == "single" else "32 texts / request"
         for q, style in (("p50_ms", "-"), ("p99_ms", "--")):
-            axes[0].plot(c, [p[q] for p in ps], style, marker=marker, label=f"{label}, {q[:3]}")
-        axes[1].plot(c, [p["texts_per_s"] for p in ps], "-", marker=marker, label=label)
+            axes[0].plot(c, [p[q] for p in ps], style, marker=marker, color=colour, label=f"{label}, {q[:3]}")
+        axes[1].plot(c, [p["texts_per_s"] for p in ps], "-", marker=marker, color=colour, label=label)
     axes[0].axhline(20, color="grey", lw=0.8, ls=":")
     axes[0].set(xscale="log", yscale="log", xlabel="concurrent clients", ylabel="latency (ms)",
                 title="latency (dotted: the 20 ms p99 target)")
