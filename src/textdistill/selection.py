@@ -196,6 +196,23 @@ def choose(rows: list[dict], budget_ms: float | None, min_accuracy: float | None
     return min(ok, key=lambda r: (r["latency_ms"], -r["accuracy"]))
 
 
+REPEATS = 15
+
+
+def time_teacher(teacher, dev, teacher_dev: dict | None, n: int = 256) -> dict:
+    """The teacher's texts/s at batch 32 and 1 on ``n`` dev texts (one pass each: it is slow), with its dev metrics
+    from the distillation run; the shape of a bench record's ``teacher``."""
+    from .evaluation.speed import dir_size, teacher_speed
+
+    texts = dev.texts[:n]
+    pairs = None if dev.pairs is None else dev.pairs[:n]
+    source = str(getattr(teacher, "source", ""))
+    return {"path": source, "disk_bytes": dir_size(source) if source and Path(source).is_dir() else None,
+            "metrics": teacher_dev or {}, "n_timed": len(texts),
+            "batch_32": teacher_speed(teacher, texts, pairs, 32, repeats=1),
+            "batch_1": teacher_speed(teacher, texts[:64], None if pairs is None else pairs[:64], 1, repeats=1)}
+
+
 def _read(ds, what: str):
     from .data.readers import TextDataset, read_dataset
 
@@ -258,12 +275,12 @@ def auto(train, dev, out, *, teacher=None, unlabeled=None, config: AutoConfig | 
             teacher_dev = teacher_dev or (rep.teacher_dev or None)
             write_json_atomically(stamp, {"key": key, "teacher_dev": rep.teacher_dev or None,
                                           "trained_s": round(time.perf_counter() - t0, 1)})
-        timed_teacher = None
+        # 15 passes per batch size: a pass of a DAN over 1000 texts takes ~10 ms, and the median of three such
+        # passes on a shared machine can be off by 3x
+        record = bench_models(cdir, dev, limit=config.measure_texts, batch_sizes=(32, 1), repeats=REPEATS)
         if config.measure_teacher and teachers and not teacher_timed and hasattr(teachers[0], "tokenize"):
-            timed_teacher = teachers[0]
-        record = bench_models(cdir, dev, teacher=timed_teacher, limit=config.measure_texts, teacher_limit=256,
-                              batch_sizes=(32, 1), cache_root=cache_root, threads=1 if timed_teacher else None)
-        teacher_timed = teacher_timed or timed_teacher is not None
+            record["teacher"] = time_teacher(teachers[0], dev, teacher_dev)
+            teacher_timed = True
         write_json_atomically(work / "measurements" / f"{cand.name}.json", record)
         records[cand.name] = record
         s = record["student"]
