@@ -446,11 +446,12 @@ def targets(r: dict) -> dict:
 
 
 # -- README table and plot --------------------------------------------------------------------------------------
-def table(args) -> None:
-    r = json.loads(RESULTS.read_text())
-    lines = [f"**Load test** (`benchmarks/serve_load.py`, {r['date']}; {r['hardware']['cpu']}, "
+def section(r: dict, plot_path: Path | None) -> list[str]:
+    """The README lines of one results file: its table, the targets, the machine."""
+    lines = [f"**Load test, {r['settings']['workers']} worker{'s' if r['settings']['workers'] > 1 else ''}** "
+             f"(`{r['command']}`, {r['date']}; {r['hardware']['cpu']}, "
              f"{r['hardware']['cores']} cores shared by server and load generator; model: {r['model_family']} "
-             f"`{Path(r['model']).name}`, {r['model_description']}; {r['settings']['workers']} worker(s), batch wait "
+             f"`{Path(r['model']).name}`, {r['model_description']}; batch wait "
              f"{r['settings']['batch_wait_ms']} ms; {r['settings']['duration_s']:g} s per level)", "",
              "| requests | clients | requests/s | texts/s | p50 ms | p95 ms | p99 ms | errors |",
              "|---|---|---|---|---|---|---|---|"]
@@ -482,9 +483,18 @@ def table(args) -> None:
                  f"{r['machine_after']['loadavg_1_5_15'][0]} after; "
                  + (f"other processes using CPU (sampled before and after): {shown}" if others
                     else "nothing else was using the CPU") + ".")
-    lines += ["", f"![load test]({PLOT.relative_to(ROOT)})"]
-    text = "\n".join(lines)
+    if plot_path is not None:
+        lines += ["", f"![load test]({plot_path.relative_to(ROOT)})"]
+    return lines
+
+
+def table(args) -> None:
+    r = json.loads(RESULTS.read_text())
     plot(r)
+    lines = section(r, PLOT)
+    for extra in sorted(RESULTS.parent.glob("serve-load-*.json")):
+        lines += [""] + section(json.loads(extra.read_text()), None)
+    text = "\n".join(lines)
     if args.write:
         readme = README.read_text()
         start, end = "<!-- serve:start -->", "<!-- serve:end -->"
@@ -552,7 +562,7 @@ def main() -> None:
     r = sub.add_parser("run")
     r.add_argument("--model", required=True)
     r.add_argument("--workers", type=int, default=1)
-    r.add_argument("--batch-wait-ms", type=float, default=1.0)
+    r.add_argument("--batch-wait-ms", type=float, default=2.0)  # the server's default
     r.add_argument("--duration", type=float, default=30.0)
     r.add_argument("--max-requests", type=int, default=2_000_000)
     r.add_argument("--concurrency", type=lambda s: [int(x) for x in s.split(",")], default=[1, 16, 64])
