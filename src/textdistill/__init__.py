@@ -40,6 +40,14 @@ _LAZY = {
     "Augmenter": ("data.augment", "Augmenter"),
     "augment_texts": ("data.augment", "augment_texts"),
     "NgramConfig": ("featurizers.ngrams", "NgramConfig"),
+    "serve": ("serving.http", "serve"),
+    "create_app": ("serving.http", "create_app"),
+    "ServeConfig": ("serving.http", "ServeConfig"),
+    "export_onnx": ("serving.onnx", "export_onnx"),
+    "featurizer_spec": ("serving.spec", "featurizer_spec"),
+    "report": ("evaluation.report", "report"),
+    "auto": ("selection", "auto"),
+    "AutoConfig": ("selection", "AutoConfig"),
 }
 
 

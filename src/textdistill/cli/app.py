@@ -33,8 +33,9 @@ def build_app(only: str | None = None) -> typer.Typer:
     """The whole app; ``only`` (the command about to run) skips building ``distill``'s generated flags when another
     command runs: reading every installed package's entry points for plugins costs a tenth of a second, which a
     one-line ``predict`` should not pay."""
-    from . import compress, predict, teachers
+    from . import compress, export, predict, report, teachers
     from .distill import augment_command, make_distill_command
+    from .serve import make_serve_command
 
     app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                       help="Distill transformer text classifiers into fast CPU students.")
@@ -52,6 +53,12 @@ def build_app(only: str | None = None) -> typer.Typer:
     app.command("bench")(predict.bench)
     app.command("compress")(compress.compress)
     app.command("demo")(predict.demo)
+    if only in (None, "serve"):
+        app.command("serve")(make_serve_command())
+    app.command("export")(export.export)
+    app.command("report")(report.report)
+    if only in (None, "auto"):
+        app.command("auto")(report.make_auto_command())
     return app
 
 

@@ -1,0 +1,98 @@
+"""``textdistill auto`` on SST-2 (a committed script): five candidates (DAN 64/128/256, CNN, BiLSTM) distilled from
+the shared MiniLM teacher through the committed cache, each timed on this machine, the most accurate within a
+0.2 ms-per-text budget kept; then the report. Its auto.json and plot are copied into benchmarks/results/.
+
+    python benchmarks/choose.py run [--budget 0.2ms] [--out runs/issue11/sst2-auto]
+    python benchmarks/choose.py table [--write]    # README section from benchmarks/results/sst2-auto.json
+
+Run it under the CPU lock: ``flock /tmp/textdistill-cpu2.lock python benchmarks/choose.py run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+RESULTS = ROOT / "benchmarks" / "results"
+README = ROOT / "README.md"
+
+
+def run(args) -> None:
+    sys.path.insert(0, str(ROOT / "src"))
+    from textdistill.evaluation.speed import hardware
+
+    cmd = [sys.executable, "-m", "textdistill.cli", "--threads", "1", "auto",
+           "--teacher", str(SHARED / "teachers" / "sst2-minilm-l6"),
+           "--train", str(SHARED / "data" / "sst2" / "train.tsv.gz"),
+           "--dev", str(SHARED / "data" / "sst2" / "dev.tsv.gz"),
+           "--cache", str(ROOT / "benchmarks" / "cache"), "--latency-budget", args.budget,
+           "--out", args.out, "--overwrite"]
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
+    started = time.perf_counter()
+    print(" ".join(cmd), flush=True)
+    code = subprocess.call(cmd, env=env)
+    wall = time.perf_counter() - started
+    if code != 0:
+        raise SystemExit(f"auto exited {code}")
+    out = Path(args.out)
+    summary = json.loads((out / "auto.json").read_text())
+    summary["benchmark"] = {"command": "textdistill " + " ".join(cmd[3:]), "wall_s": round(wall, 1),
+                            "date": datetime.date.today().isoformat(), "hardware": hardware(),
+                            "script": "python benchmarks/choose.py " + " ".join(sys.argv[1:])}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "sst2-auto.json").write_text(json.dumps(summary, indent=2) + "\n")
+    shutil.copy(out / "report" / "report.png", RESULTS / "sst2-auto.png")
+    print(f"wrote {RESULTS / 'sst2-auto.json'} and sst2-auto.png ({wall:.0f}s)")
+
+
+def table(args) -> None:
+    r = json.loads((RESULTS / "sst2-auto.json").read_text())
+    b = r["benchmark"]
+    teacher = (r.get("teacher_dev") or {}).get("accuracy")
+    lines = [f"**Which student to pick** (`benchmarks/choose.py`, {b['date']}: `textdistill auto` on SST-2, teacher "
+             f"`{r.get('teacher_name')}`{f' (dev {teacher:.4f})' if teacher else ''}, transfer set = SST-2 train; "
+             f"budget {r['latency_budget_ms']:g} ms per text at batch {r['latency_batch']}; "
+             f"{b['hardware']['cpu']}, one thread; {b['wall_s'] / 60:.0f} min in all)", "",
+             "| candidate | dev accuracy | % of teacher | ms per text (batch 1) | texts/s batch 32 | disk MB | kept |",
+             "|---|---|---|---|---|---|---|"]
+    for c in r["candidates"]:
+        share = f"{c['accuracy'] / teacher:.1%}" if teacher else "-"
+        lines.append(f"| {c['name']} | {c['accuracy']:.4f} | {share} | {c['latency_ms']:.3f} | "
+                     f"{c['texts_per_s_b32']:,.0f} | {(c['disk_bytes'] or 0) / 1e6:,.1f} | "
+                     f"{'**yes**' if c['name'] == r['chosen'] else ''} |")
+    lines += ["", "![accuracy against speed](benchmarks/results/sst2-auto.png)"]
+    text = "\n".join(lines)
+    if args.write:
+        readme = README.read_text()
+        start, end = "<!-- auto:start -->", "<!-- auto:end -->"
+        head, rest = readme.split(start, 1)
+        _, tail = rest.split(end, 1)
+        README.write_text(head + start + "\n" + text + "\n" + end + tail)
+        print(f"wrote {README}")
+    else:
+        print(text)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--budget", default="0.2ms")
+    r.add_argument("--out", default=str(ROOT / "runs" / "issue11" / "sst2-auto"))
+    t = sub.add_parser("table")
+    t.add_argument("--write", action="store_true")
+    args = ap.parse_args()
+    (run if args.cmd == "run" else table)(args)
+
+
+if __name__ == "__main__":
+    main()
