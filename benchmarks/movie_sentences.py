@@ -10,6 +10,7 @@ reviews' sentences follow (shuffled with seed 1), up to 1,147,077 in all.
 """
 
 import json
+import os
 import random
 import re
 import sys
@@ -19,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 from textdistill.data.readers import read_dataset  # noqa: E402
 
-SHARED = ROOT.parent / "shared" / "data"
+SHARED = Path(os.environ.get("TEXTDISTILL_SHARED", ROOT.parent / "shared")) / "data"
 SPLIT = re.compile(r"(?<=[.!?])\s+")
 BREAK = re.compile(r"<br\s*/?>", re.I)
 

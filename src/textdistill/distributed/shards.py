@@ -119,7 +119,8 @@ def encode_to_shards(ray, featurizer: NgramFeaturizer, texts: Sequence[str], fol
             pass
         meta_path.unlink()
     started = time.perf_counter()
-    blocks = [(i, start, min(len(texts), start + block_size)) for i, start in enumerate(range(0, len(texts), block_size))]
+    starts = range(0, len(texts), block_size)
+    blocks = [(i, start, min(len(texts), start + block_size)) for i, start in enumerate(starts)]
     todo = [b for b in blocks if not _finished_shard(folder, b[0], b[2] - b[1])]
     config = featurizer.config.to_dict()
     digest = vocabulary_digest(featurizer.config, featurizer.ranked_hashes())
