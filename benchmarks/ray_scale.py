@@ -180,11 +180,12 @@ def scaling(args):
                    f"--chunk {args.chunk}",
         "sample": f"the first {args.reviews:,} reviews of imdb/unsup.csv.gz",
         "teacher": "imdb-minilm-l6 (max length 256)",
-        "chunk_size": args.chunk, "load_average_at_start": load, "summary": summary, "runs": runs, "sentence_run": sentence_run,
+        "chunk_size": args.chunk, "load_average_at_start": load, "summary": summary, "runs": runs,
+        "sentence_run": sentence_run,
         "notes": "Each run is a fresh process (torch on one thread; each Ray worker one CPU and one thread; a "
-                 "local Ray started with 2 CPUs) on a fresh cache. End to end = after the teacher is loaded: Ray and actor "
-                 "start-up, labelling and writing the cache. Once labelling = from the first chunk's start on a "
-                 "worker to the last chunk written. Medians over interleaved rounds."})
+                 "local Ray started with 2 CPUs) on a fresh cache. End to end = after the teacher is loaded: Ray "
+                 "and actor start-up, labelling and writing the cache. Once labelling = from the first chunk's "
+                 "start on a worker to the last chunk written. Medians over interleaved rounds."})
     log(json.dumps(summary, indent=1))
 
 
@@ -392,43 +393,74 @@ def scale_5m(args):
 
 
 # -- 4. on paper: 100M texts on a cluster --------------------------------------------------------------------------
-# Stated assumptions (not measured here: this machine has no GPU). Sources: vendor peak numbers; prices are typical
-# on-demand cloud list prices in 2026 and vary by a factor of 2-3.
-GPU = {"name": "A100 80GB", "peak_tflops_fp16": 312.0, "assumed_utilisation": 0.35, "usd_per_hour": 2.5}
+# Assumptions, not measurements (this machine has no GPU): the GPU rates that sbert.net's pretrained-models table
+# gives for sentence encoders on a V100 (all-MiniLM-L6-v2 14,200 sentences/s, all-mpnet-base-v2 2,800/s), a larger
+# teacher scaled from mpnet by its non-embedding parameters (compute-bound at that size), and on-demand list prices
+# (AWS p3.2xlarge, one V100, $3.06/h; a CPU core $0.04/h): clouds differ by 2-3x.
+GPU = {"name": "V100", "usd_per_hour": 3.06, "source": "sbert.net pretrained models table (V100)",
+       "minilm_l6_sentences_per_s": 14_200, "mpnet_base_sentences_per_s": 2_800, "mpnet_non_embedding_params": 85e6}
 CPU_CORE_USD_PER_HOUR = 0.04
-MINILM = {"name": "MiniLM-L6 (all-MiniLM-L6-v2 fine-tuned)", "non_embedding_params": 10.6e6}
-LARGE = {"name": "a 300M-parameter encoder (e.g. RoBERTa-large class)", "non_embedding_params": 300e6}
-TOKENS_PER_SENTENCE = 28  # SST-like movie sentences with [CLS]/[SEP], measured mean of the 2,000-sentence sample
+TEACHERS_ON_PAPER = [("MiniLM-L6 (the teachers here)", 10.6e6),  # non-embedding parameters: 6 layers x 384 wide
+                     ("a 300M-parameter encoder (RoBERTa-large class)", 300e6)]
+GPU_COUNTS = (1, 8, 64)
+
+
+def tokenizer_costs(teacher: Path, texts: list[str]) -> dict:
+    """Mean tokens per text (after the teacher's truncation) and tokenizer texts/s on one core, measured."""
+    from textdistill.teachers.huggingface import Teacher
+
+    t = Teacher.from_pretrained(str(teacher))
+    lengths = [len(ids) for ids in t.tokenizer(texts, truncation=True, max_length=t.max_length)["input_ids"]]
+    started = time.perf_counter()
+    for _ in range(3):
+        for i in range(0, len(texts), 256):
+            t.tokenize(texts[i:i + 256])
+    return {"tokens_per_text": sum(lengths) / len(lengths),
+            "tokenizer_texts_per_s_one_core": 3 * len(texts) / (time.perf_counter() - started)}
 
 
 def estimate(args):
+    from movie_sentences import sentences
+
     scaling_result, scale = load_result("ray-scaling"), load_result("scale-5m")
-    if scaling_result is None:
-        raise SystemExit("run `scaling` first (the measured per-text costs)")
+    if scaling_result is None or scale is None:
+        raise SystemExit("run `scaling` and `scale-5m` first: the estimate starts from their measured costs")
     n = 100e6
     s = scaling_result["summary"]
-    cpu_rate = s["sentences_per_s_one_core"]  # MiniLM sentences per second per core, measured
-    flops_minilm = 2 * MINILM["non_embedding_params"] * TOKENS_PER_SENTENCE
-    gpu_rate = GPU["peak_tflops_fp16"] * 1e12 * GPU["assumed_utilisation"] / flops_minilm
-    rows = []
-    for teacher in (MINILM, LARGE):
-        scale_f = teacher["non_embedding_params"] / MINILM["non_embedding_params"]
-        cpu_core_h = n / (cpu_rate / scale_f) / 3600
-        gpu_h = n / (gpu_rate / scale_f) / 3600
-        rows.append({"teacher": teacher["name"], "cpu_core_hours": cpu_core_h, "cpu_usd": cpu_core_h * CPU_CORE_USD_PER_HOUR,
-                     "gpu_hours": gpu_h, "gpu_usd": gpu_h * GPU["usd_per_hour"]})
-    student = {}
-    if scale is not None:
-        t = scale["timings"]
-        texts = scale["transfer_texts"]
-        student = {"vocabulary_and_encoding_s_per_text_2_cpus": t["vocabulary_and_encoding_s"] / texts,
-                   "training_s_per_text_epoch": t["training_s"] / texts,
-                   "labelling_s_per_text": t.get("teacher_labelling_s", 0) / texts}
-    save_result("cluster-estimate", {"command": "python benchmarks/ray_scale.py estimate", "texts": n,
-                                     "assumptions": {"gpu": GPU, "cpu_core_usd_per_hour": CPU_CORE_USD_PER_HOUR,
-                                                     "tokens_per_sentence": TOKENS_PER_SENTENCE},
-                                     "measured": {"minilm_sentences_per_s_one_core": cpu_rate, **student},
-                                     "derived_minilm_sentences_per_s_per_gpu": gpu_rate, "labelling": rows})
+    tok = tokenizer_costs(TEACHERS / "sst2-minilm-l6", sentences(2000))
+    cpu_rate = s["sentences_per_s_one_core"]  # MiniLM sentences per second on one core, measured
+    t = scale["timings"]
+    texts = scale["transfer_texts"]
+    measured = {"minilm_sentences_per_s_one_core": cpu_rate, **tok,
+                "two_worker_scaling": s["ray2_over_ray1_labelling"],
+                "student_vocabulary_and_encoding_cpu_s_per_text": 2 * t["vocabulary_and_encoding_s"] / texts,
+                "student_training_s_per_text_epoch": t["training_s"] / texts,
+                "ngram_ids_per_text": scale["shards_gb"] * 1e9 / 4 / texts}
+    labelling = []
+    for k, (name, params) in enumerate(TEACHERS_ON_PAPER):
+        flops = 2 * params * tok["tokens_per_text"]
+        ratio = params / TEACHERS_ON_PAPER[0][1]
+        cpu = cpu_rate / ratio  # per core: compute-bound, so it scales with the FLOPs per text
+        gpu = (GPU["minilm_l6_sentences_per_s"] if k == 0
+               else GPU["mpnet_base_sentences_per_s"] * GPU["mpnet_non_embedding_params"] / params)
+        row = {"teacher": name, "gflop_per_text": flops / 1e9, "cpu_texts_per_s_per_core": cpu,
+               "cpu_core_hours": n / cpu / 3600, "cpu_usd": n / cpu / 3600 * CPU_CORE_USD_PER_HOUR,
+               "gpu_texts_per_s": gpu, "gpu_hours": n / gpu / 3600, "gpu_usd": n / gpu / 3600 * GPU["usd_per_hour"],
+               "tokenizer_cores_per_gpu": gpu / tok["tokenizer_texts_per_s_one_core"],
+               "wall_h_by_gpus": {g: n / gpu / g / 3600 for g in GPU_COUNTS}}
+        labelling.append(row)
+    student = {"vocabulary_and_encoding_core_hours": n * measured["student_vocabulary_and_encoding_cpu_s_per_text"]
+               / 3600, "training_h_per_epoch_one_machine": n * measured["student_training_s_per_text_epoch"] / 3600}
+    save_result("cluster-estimate", {
+        "command": "python benchmarks/ray_scale.py estimate", "texts": n,
+        "assumptions": {"gpu": GPU, "cpu_core_usd_per_hour": CPU_CORE_USD_PER_HOUR, "teachers": TEACHERS_ON_PAPER,
+                        "scaling": "CPU: teacher cost proportional to non-embedding parameters; GPU: sbert.net "
+                                   "rates, the 300M teacher scaled from mpnet-base by parameters"},
+        "measured": measured, "labelling": labelling, "student": student})
+
+
+def hours(h: float) -> str:
+    return f"{h:,.1f} h" if h >= 1 else f"{h * 60:.0f} min"
 
 
 # -- README ---------------------------------------------------------------------------------------------------------
@@ -475,19 +507,33 @@ def table(args):
                   f"{r5['heldout_accuracy']:.4f}.", ""]
     e = load_result("cluster-estimate")
     if e:
-        g = e["assumptions"]["gpu"]
-        lines += [f"**On paper: 100M sentences** (measured here: MiniLM {e['measured']['minilm_sentences_per_s_one_core']:.0f} "
-                  f"sentences/s per CPU core; assumed: {g['name']} at {g['assumed_utilisation']:.0%} of "
-                  f"{g['peak_tflops_fp16']:.0f} TFLOP/s = {e['derived_minilm_sentences_per_s_per_gpu']:,.0f} MiniLM "
-                  f"sentences/s, ${g['usd_per_hour']}/GPU-h, ${e['assumptions']['cpu_core_usd_per_hour']}/core-h)", "",
-                  "| teacher | CPU core-hours | CPU cost | GPU-hours | GPU cost |", "|---|---|---|---|---|"]
+        g, m, st = e["assumptions"]["gpu"], e["measured"], e["student"]
+        lines += [f"**On paper: 100M sentences on a cluster.** Measured here: the MiniLM teacher labels "
+                  f"{m['minilm_sentences_per_s_one_core']:.0f} sentences/s on one core ({m['tokens_per_text']:.0f} "
+                  f"tokens each; its tokenizer alone {m['tokenizer_texts_per_s_one_core']:,.0f}/s); the DAN's "
+                  f"vocabulary + encoding cost {m['student_vocabulary_and_encoding_cpu_s_per_text'] * 1e6:.0f} us of "
+                  f"CPU per text, its training {m['student_training_s_per_text_epoch'] * 1e6:.0f} us per text and "
+                  f"epoch on one thread. Assumed: {g['name']} rates from {g['source']} (MiniLM-L6 "
+                  f"{g['minilm_l6_sentences_per_s']:,}/s; larger teachers scaled from mpnet-base's "
+                  f"{g['mpnet_base_sentences_per_s']:,}/s by parameters), ${g['usd_per_hour']}/GPU-hour, "
+                  f"${e['assumptions']['cpu_core_usd_per_hour']}/core-hour; CPU cost proportional to the teacher's "
+                  f"non-embedding parameters.", "",
+                  "| teacher | GFLOP/text | CPU core-hours | CPU cost | GPU texts/s | GPU-hours | GPU cost | "
+                  "wall on " + " / ".join(str(k) for k in GPU_COUNTS) + " GPUs | tokenizer cores per GPU |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for row in e["labelling"]:
-            lines.append(f"| {row['teacher']} | {row['cpu_core_hours']:,.0f} | ${row['cpu_usd']:,.0f} | "
-                         f"{row['gpu_hours']:,.1f} | ${row['gpu_usd']:,.0f} |")
-        lines.append("")
+            walls = " / ".join(hours(h) for h in row["wall_h_by_gpus"].values())
+            lines.append(f"| {row['teacher']} | {row['gflop_per_text']:.2f} | {row['cpu_core_hours']:,.0f} | "
+                         f"${row['cpu_usd']:,.0f} | {row['gpu_texts_per_s']:,.0f} | {row['gpu_hours']:,.1f} | "
+                         f"${row['gpu_usd']:,.0f} | {walls} | {row['tokenizer_cores_per_gpu']:.1f} |")
+        lines += ["", "The student's side of 100M texts: vocabulary + encoding "
+                      f"{st['vocabulary_and_encoding_core_hours']:,.0f} core-hours (spread over the cluster by "
+                      "`distill --ray`), then "
+                      f"**{st['training_h_per_epoch_one_machine']:,.0f} h per epoch** of DAN training on one machine.",
+                  ""]
     text = "\n".join(lines)
     readme = ROOT / "README.md"
-    body = readme.read_text()
+    body = readme.read_text() if readme.exists() else ""
     if "<!-- ray:start -->" in body:
         body = re.sub(r"(<!-- ray:start -->\n).*?(<!-- ray:end -->)",
                       lambda mm: mm.group(1) + text + "\n" + mm.group(2), body, flags=re.S)
