@@ -39,6 +39,9 @@ _LAZY = {
     "Augmenter": ("data.augment", "Augmenter"),
     "augment_texts": ("data.augment", "augment_texts"),
     "NgramConfig": ("featurizers.ngrams", "NgramConfig"),
+    "RayConfig": ("distributed.config", "RayConfig"),
+    "ShardConfig": ("distributed.config", "ShardConfig"),
+    "label_on_ray": ("distributed.labelling", "label_on_ray"),
 }
 
 
