@@ -18,6 +18,7 @@ import pytest
 from conftest import build_tiny_teacher
 
 from textdistill.distributed.streaming import window_batches
+from textdistill.teachers.cache import TeacherCache
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,12 +56,48 @@ def test_ray_flags_without_ray_are_a_one_line_error(tmp_path):
     assert res.stderr.strip().splitlines() == ["error: --workers needs --ray"]
 
 
+def test_without_ray_installed_the_error_names_the_extra(monkeypatch):
+    from textdistill.distributed.cluster import import_ray
+    from textdistill.errors import MissingExtraError
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
+    with pytest.raises(MissingExtraError, match=r"pip install 'textdistill\[ray\]'"):
+        import_ray()
+
+
+def test_a_damaged_shard_store_is_a_one_line_error(tmp_path):
+    from textdistill.distributed.shards import ShardedRows
+    from textdistill.errors import DataError
+
+    (tmp_path / "meta.json").write_text(json.dumps({"format": "textdistill-shards-v1", "shards": [
+        {"index": 0, "texts": 3, "ids": 5}]}))
+    np.save(tmp_path / "rows-00000.npy", np.arange(5, dtype=np.int32))
+    np.save(tmp_path / "offsets-00000.npy", np.array([0, 2, 4], dtype=np.int64))  # 2 texts, meta says 3
+    with pytest.raises(DataError, match="shard store .*: unreadable .*does not match meta.json"):
+        ShardedRows(tmp_path)
+    np.save(tmp_path / "offsets-00000.npy", np.array([0, 2, 2, 5], dtype=np.int64))
+    rows, offsets = ShardedRows(tmp_path).gather(np.array([2, 0, 1]))
+    assert rows.tolist() == [2, 3, 4, 0, 1] and offsets.tolist() == [0, 3, 5]
+
+
+def test_label_with_several_teachers_fills_each_cache(tmp_path):
+    teachers = [build_tiny_teacher(tmp_path / f"t{s}", num_labels=2, seed=s) for s in (0, 1)]
+    data = tmp_path / "texts.txt"
+    data.write_text("".join(f"good movie {i}\n" for i in range(30)))
+    res = run_cli("--threads", "1", "label", "--teacher", teachers[0], "--teacher", teachers[1], "--input", data,
+                  "--cache", tmp_path / "cache")
+    assert res.returncode == 0, res.stderr
+    folders = sorted((tmp_path / "cache").iterdir())
+    assert len(folders) == 2  # one fingerprint each
+    assert all(len(TeacherCache(tmp_path / "cache", f.name)) == 30 for f in folders)
+
+
 # -- on a local Ray --------------------------------------------------------------------------------------------------
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'textdistill[ray]')")
 pytest.importorskip("ray.data", reason="Ray Data is not installed (pip install 'textdistill[ray]')")
 
 from textdistill.distributed.labelling import label_on_ray  # noqa: E402
-from textdistill.teachers.cache import TeacherCache, label_with_cache, text_keys  # noqa: E402
+from textdistill.teachers.cache import label_with_cache, text_keys  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -260,3 +297,14 @@ def test_label_cli_on_ray_then_single_process_labels_nothing(local_ray, tmp_path
     again = run_cli("label", "--teacher", teacher, "--input", data, "--cache", tmp_path / "cache")
     assert again.returncode == 0 and "teacher labelling" not in again.stderr  # all 50 found in Ray's chunks
     assert len(TeacherCache(tmp_path / "cache", folder.name)) == 50
+
+
+def test_an_unreachable_cluster_is_a_one_line_error_not_a_hang(tmp_path):
+    data = tmp_path / "texts.txt"
+    data.write_text("a good movie\n")
+    started = time.time()
+    res = run_cli("label", "--teacher", build_tiny_teacher(tmp_path / "t"), "--input", data, "--cache",
+                  tmp_path / "cache", "--ray", "127.0.0.1:1")
+    assert res.returncode == 2 and time.time() - started < 60
+    lines = res.stderr.strip().splitlines()  # checked before anything is read or labelled: the only line
+    assert len(lines) == 1 and lines[0].startswith("error: --ray 127.0.0.1:1: nothing answers at 127.0.0.1:1")

@@ -21,4 +21,14 @@ def ray_flags(values: dict, flags: dict) -> tuple[dict, set]:
         if used:
             raise ConfigError(f"{', '.join(flags[p].flag for p in sorted(used))} needs --ray")
         return {}, used
+    preflight(settings["ray"])
     return settings, used
+
+
+def preflight(config: RayConfig) -> None:
+    """Before any reading or labelling: Ray is installed, and a remote address answers (one-line errors)."""
+    from ..distributed.cluster import check_reachable, import_ray
+
+    import_ray()
+    if config.address not in ("auto", "local"):
+        check_reachable(config.address)

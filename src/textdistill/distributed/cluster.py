@@ -56,6 +56,27 @@ def _join_args(address: str) -> dict:
                                                 "env_vars": {"TOKENIZERS_PARALLELISM": "false"}}}
 
 
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+    """A one-line error unless something listens at a ``HOST:PORT`` or ``ray://HOST[:PORT]`` address: Ray itself
+    retries an unreachable head for minutes."""
+    import socket
+
+    target = address[len("ray://"):] if address.startswith("ray://") else address
+    host, _, port = target.rpartition(":")
+    if not host:
+        host, port = target, "10001" if address.startswith("ray://") else "6379"
+    try:
+        port_number = int(port)
+    except ValueError:
+        raise ClusterError(f"--ray {address}: not an address (auto, local, ray://HOST:PORT or HOST:PORT)") from None
+    try:
+        with socket.create_connection((host, port_number), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise ClusterError(f"--ray {address}: nothing answers at {host}:{port_number} ({first_line(exc)}); is the "
+                           f"cluster's head running (`ray start --head`)?") from None
+
+
 @contextlib.contextmanager
 def connected(config: RayConfig, log=None):
     """Ray for the length of a ``with`` block: the session this process already has, or one joined or started
@@ -71,13 +92,18 @@ def connected(config: RayConfig, log=None):
                 ray.init(**_start_args(config), **quiet)
                 mode = "started"
             elif address == "auto":
+                if os.environ.get("RAY_ADDRESS") not in (None, "", "auto", "local"):
+                    check_reachable(os.environ["RAY_ADDRESS"])
                 try:
                     ray.init(**_join_args("auto"), **quiet)
                 except ConnectionError:  # no cluster on this machine: start one
                     ray.init(**_start_args(config), **quiet)
                     mode = "started"
             else:
+                check_reachable(address)
                 ray.init(**_join_args(address), **quiet)
+        except ClusterError:
+            raise
         except Exception as exc:  # ConnectionError, RuntimeError, ValueError, grpc errors...
             raise ClusterError(f"--ray {address}: cannot start or reach Ray ({first_line(exc)})") from None
         started = True
