@@ -171,7 +171,10 @@ def encode_to_shards(ray, featurizer: NgramFeaturizer, texts: Sequence[str], fol
 
 
 class ShardedRows:
-    """Row ids of many texts in memory-mapped CSR shards; ``take(idx)`` gathers a batch as ``RaggedRows`` does."""
+    """Row ids of many texts in memory-mapped CSR shards; ``take(idx)`` gathers a batch as ``RaggedRows`` does.
+
+    In memory: each text's shard-local start and end (8 bytes per text); the ids stay on disk until read.
+    """
 
     def __init__(self, folder: str | os.PathLike):
         self.folder = Path(folder)
@@ -179,50 +182,36 @@ class ShardedRows:
             self.meta = json.loads((self.folder / META).read_text(encoding="utf-8"))
             if self.meta.get("format") != FORMAT:
                 raise ValueError(f"format {self.meta.get('format')!r}")
-            self.rows, self.offsets = [], []
-            for shard in self.meta["shards"]:
-                rows_path, offsets_path = _shard_paths(self.folder, int(shard["index"]))
-                self.rows.append(np.load(rows_path, mmap_mode="r", allow_pickle=False))
+            self.rows, starts, ends, shard = [], [], [], []
+            for k, entry in enumerate(self.meta["shards"]):
+                rows_path, offsets_path = _shard_paths(self.folder, int(entry["index"]))
+                rows = np.load(rows_path, mmap_mode="r", allow_pickle=False)
                 offsets = np.load(offsets_path, mmap_mode="r", allow_pickle=False)
-                if offsets.shape != (int(shard["texts"]) + 1,) or int(offsets[-1]) != len(self.rows[-1]):
-                    raise ValueError(f"shard {shard['index']} does not match meta.json")
-                self.offsets.append(offsets)
+                if offsets.shape != (int(entry["texts"]) + 1,) or int(offsets[-1]) != len(rows):
+                    raise ValueError(f"shard {entry['index']} does not match meta.json")
+                self.rows.append(rows.view(np.ndarray))  # a plain view of the map: slicing it costs nothing
+                starts.append(np.asarray(offsets[:-1], dtype=np.int32 if len(rows) < 2**31 else np.int64))
+                ends.append(np.asarray(offsets[1:], dtype=starts[-1].dtype))
+                shard.append(np.full(len(offsets) - 1, k, dtype=np.int32))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise DataError(f"shard store {self.folder}: unreadable ({exc})") from None
-        sizes = [len(o) - 1 for o in self.offsets]
-        self.first = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)  # first text of each shard
+        cat = lambda parts, dtype: np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)  # noqa: E731
+        self.starts, self.ends, self.shard = cat(starts, np.int32), cat(ends, np.int32), cat(shard, np.int32)
 
     def __len__(self) -> int:
-        return int(self.first[-1])
-
-    def shard_of(self, idx: np.ndarray) -> np.ndarray:
-        return np.searchsorted(self.first, idx, side="right") - 1
+        return len(self.shard)
 
     def gather(self, idx) -> tuple[np.ndarray, np.ndarray]:
         """(row ids int64, offsets int64) of texts ``idx``, in that order (numpy)."""
         idx = np.asarray(idx, dtype=np.int64)
-        shard = self.shard_of(idx)
-        starts = np.empty(len(idx), dtype=np.int64)
-        lens = np.empty(len(idx), dtype=np.int64)
-        present = np.unique(shard)
-        for s in present:
-            sel = np.flatnonzero(shard == s)
-            local = idx[sel] - self.first[s]
-            offsets = self.offsets[s]
-            starts[sel] = offsets[local]
-            lens[sel] = offsets[local + 1] - starts[sel]
-        new_offsets = np.zeros(len(idx), dtype=np.int64)
-        np.cumsum(lens[:-1], out=new_offsets[1:])
-        out = np.empty(int(lens.sum()), dtype=np.int64)
-        for s in present:
-            sel = np.flatnonzero(shard == s)
-            n = lens[sel]
-            total = int(n.sum())
-            if total == 0:
-                continue
-            within = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(n) - n, n)
-            out[np.repeat(new_offsets[sel], n) + within] = self.rows[s][np.repeat(starts[sel], n) + within]
-        return out, new_offsets
+        starts, ends = self.starts[idx], self.ends[idx]
+        lens = (ends - starts).astype(np.int64)
+        offsets = np.zeros(len(idx), dtype=np.int64)
+        np.cumsum(lens[:-1], out=offsets[1:])
+        rows = self.rows
+        pieces = [rows[s][a:b] for s, a, b in zip(self.shard[idx].tolist(), starts.tolist(), ends.tolist())]
+        out = np.concatenate(pieces).astype(np.int64) if pieces else np.zeros(0, dtype=np.int64)
+        return out, offsets
 
     def take(self, idx) -> tuple:
         """torch tensors (row ids, offsets) of texts ``idx``, for an EmbeddingBag."""
@@ -232,7 +221,8 @@ class ShardedRows:
         return torch.from_numpy(rows), torch.from_numpy(offsets)
 
     def lengths(self) -> np.ndarray:
-        return np.concatenate([np.diff(np.asarray(o)) for o in self.offsets]) if self.offsets else np.zeros(0, int)
+        return (self.ends - self.starts).astype(np.int64)
 
     def nbytes(self) -> int:
-        return sum(r.nbytes + o.nbytes for r, o in zip(self.rows, self.offsets))
+        """Bytes of n-gram ids on disk."""
+        return sum(r.nbytes for r in self.rows)
