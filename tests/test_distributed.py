@@ -65,6 +65,33 @@ def test_without_ray_installed_the_error_names_the_extra(monkeypatch):
         import_ray()
 
 
+class FakeCluster:
+    def __init__(self, **resources):
+        self.resources = resources
+
+    def cluster_resources(self):
+        return self.resources
+
+
+def test_gpu_actors_where_the_cluster_has_gpus_and_a_teacher_runs_torch():
+    from textdistill.distributed.cluster import gpus_per_worker, worker_count
+    from textdistill.distributed.config import RayConfig
+    from textdistill.errors import ClusterError
+
+    torch_teacher, numpy_teacher = type("T", (), {"model": None})(), object()
+    gpu_cluster, cpu_cluster = FakeCluster(CPU=32, GPU=4), FakeCluster(CPU=32)
+    auto = RayConfig(address="auto")
+    assert gpus_per_worker(auto, gpu_cluster, [numpy_teacher, torch_teacher]) == 1.0
+    assert worker_count(auto, gpu_cluster, 1.0) == 4  # one actor per GPU
+    assert gpus_per_worker(auto, gpu_cluster, [numpy_teacher]) == 0.0  # a saved student needs no GPU
+    assert gpus_per_worker(auto, cpu_cluster, [torch_teacher]) == 0.0 and worker_count(auto, cpu_cluster, 0.0) == 32
+    assert worker_count(RayConfig(address="auto", cpus_per_worker=4), cpu_cluster, 0.0) == 8
+    half = RayConfig(address="auto", num_gpus_per_worker=0.5)
+    assert gpus_per_worker(half, gpu_cluster, [torch_teacher]) == 0.5 and worker_count(half, gpu_cluster, 0.5) == 8
+    with pytest.raises(ClusterError, match="--num-gpus-per-worker 1: the cluster has 0 GPUs"):
+        worker_count(RayConfig(address="auto", num_gpus_per_worker=1), cpu_cluster, 1.0)
+
+
 def test_a_damaged_shard_store_is_a_one_line_error(tmp_path):
     from textdistill.distributed.shards import ShardedRows
     from textdistill.errors import DataError

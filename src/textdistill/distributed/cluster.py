@@ -119,27 +119,33 @@ def connected(config: RayConfig, log=None):
             ray.shutdown()
 
 
-def worker_count(config: RayConfig, ray) -> int:
+def gpus_per_worker(config: RayConfig, ray, teachers) -> float:
+    """--num-gpus-per-worker, else 1 where the cluster has GPUs and a teacher runs a torch model, else 0."""
+    if config.num_gpus_per_worker is not None:
+        return float(config.num_gpus_per_worker)
+    torch_teacher = any(hasattr(t, "model") for t in teachers)
+    return 1.0 if torch_teacher and ray.cluster_resources().get("GPU", 0) >= 1 else 0.0
+
+
+def worker_count(config: RayConfig, ray, gpus: float) -> int:
     """Labelling actors: --workers, else what the cluster's CPUs (or GPUs) allow, at least one."""
+    resources = ray.cluster_resources()
+    if gpus > 0 and resources.get("GPU", 0) < gpus:
+        raise ClusterError(f"--num-gpus-per-worker {gpus:g}: the cluster has {resources.get('GPU', 0):g} GPUs")
     if config.workers is not None:
         return config.workers
-    resources = ray.cluster_resources()
-    if config.num_gpus_per_worker > 0:
-        gpus = resources.get("GPU", 0)
-        if gpus < config.num_gpus_per_worker:
-            raise ClusterError(f"--num-gpus-per-worker {config.num_gpus_per_worker:g}: the cluster has "
-                               f"{gpus:g} GPUs")
-        return max(1, int(gpus // config.num_gpus_per_worker))
+    if gpus > 0:
+        return max(1, int(resources.get("GPU", 0) // gpus))
     return max(1, int(resources.get("CPU", 1) // config.cpus_per_worker))
 
 
-def actor_pool(ray_data, config: RayConfig, ray, workers: int):
+def actor_pool(ray_data, config: RayConfig, ray, workers: int, gpus: float):
     """The actor pool of a labelling job: starts with the actors the cluster fits now (at least one) and grows to
     ``workers`` if an autoscaler adds nodes."""
     resources = ray.cluster_resources()
     fits = int(resources.get("CPU", 0) // config.cpus_per_worker)
-    if config.num_gpus_per_worker > 0:
-        fits = min(fits, int(resources.get("GPU", 0) // config.num_gpus_per_worker))
+    if gpus > 0:
+        fits = min(fits, int(resources.get("GPU", 0) // gpus))
     return ray_data.ActorPoolStrategy(min_size=max(1, min(workers, fits)), max_size=workers)
 
 

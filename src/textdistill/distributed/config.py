@@ -25,7 +25,9 @@ class RayConfig:
                                        "or its GPUs / --num-gpus-per-worker).")
     cpus_per_worker: float = option(1.0, "Ray: CPUs each worker reserves (a labelling actor runs that many torch "
                                          "threads).")
-    num_gpus_per_worker: float = option(0.0, "Ray: GPUs each labelling actor reserves (0: CPU actors).")
+    num_gpus_per_worker: float | None = option(None, "Ray: GPUs each labelling actor reserves (0: CPU actors; "
+                                                     "default: 1 where the cluster has GPUs and a teacher is a "
+                                                     "torch model, else 0).")
     num_cpus: int | None = option(None, "CPUs of a Ray started here (default: all).", cli=False)
     object_store_memory: int | None = option(None, "Bytes of object store of a Ray started here.", cli=False)
 
@@ -36,7 +38,8 @@ class RayConfig:
               "--ray needs an address: auto, local, ray://HOST:PORT or HOST:PORT")
         check(self.workers is None or self.workers >= 1, f"--workers must be >= 1, got {self.workers}")
         check(self.cpus_per_worker > 0, f"--cpus-per-worker must be > 0, got {self.cpus_per_worker}")
-        check(self.num_gpus_per_worker >= 0, f"--num-gpus-per-worker must be >= 0, got {self.num_gpus_per_worker}")
+        check(self.num_gpus_per_worker is None or self.num_gpus_per_worker >= 0,
+              f"--num-gpus-per-worker must be >= 0, got {self.num_gpus_per_worker}")
         check(self.num_cpus is None or self.num_cpus >= 1, f"num_cpus must be >= 1, got {self.num_cpus}")
 
     @classmethod

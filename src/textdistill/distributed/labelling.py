@@ -3,7 +3,7 @@
 The plan: the corpus's distinct texts, in the order they first occur, cut into chunks of ``chunk_size`` by
 position; a chunk loses the texts the cache already holds (or an earlier input file claims) and a chunk left empty
 is done. Each remaining chunk is one row of a Ray Dataset (one block), mapped by a pool of actors that each load
-every teacher once (``ChunkLabeler``; GPU actors with ``num_gpus_per_worker``) and run it on the chunk in
+every teacher once (``ChunkLabeler``; GPU actors where the cluster has GPUs) and run it on the chunk in
 length-sorted batches (``Teacher.logits``). The driver writes each returned chunk atomically under a name that is
 the hash of its keys (``content_chunk_name``), so:
 
@@ -26,7 +26,7 @@ import numpy as np
 
 from ..errors import ClusterError, ConfigError
 from ..teachers.cache import TeacherCache, content_chunk_name, text_keys
-from .cluster import actor_pool, connected, job_error, worker_count
+from .cluster import actor_pool, connected, gpus_per_worker, job_error, worker_count
 from .config import RayConfig
 
 
@@ -191,14 +191,14 @@ def label_corpora_on_ray(teachers: list, corpora: list, *, cache_root, ray: RayC
     with connected(config, log) as ray_module:
         import ray.data
 
-        report.num_workers = workers = min(worker_count(config, ray_module), len(chunks))
+        gpus = gpus_per_worker(config, ray_module, teachers)
+        report.num_workers = workers = min(worker_count(config, ray_module, gpus), len(chunks))
         refs = [ray_module.put(t) for t in teachers]  # held here for the whole job: restarted actors need them
         dataset = ray.data.from_items(_rows(chunks, corpora), override_num_blocks=len(chunks))
         labelled = dataset.map_batches(
-            ChunkLabeler, fn_constructor_kwargs={"teachers": refs, "cpus": config.cpus_per_worker,
-                                                 "gpus": config.num_gpus_per_worker},
-            batch_size=1, compute=actor_pool(ray.data, config, ray_module, workers), num_cpus=config.cpus_per_worker,
-            num_gpus=config.num_gpus_per_worker or None, batch_format="pyarrow")
+            ChunkLabeler, fn_constructor_kwargs={"teachers": refs, "cpus": config.cpus_per_worker, "gpus": gpus},
+            batch_size=1, compute=actor_pool(ray.data, config, ray_module, workers, gpus),
+            num_cpus=config.cpus_per_worker, num_gpus=gpus or None, batch_format="pyarrow")
         report.startup_seconds = time.perf_counter() - started
         expected = {(c.teacher, c.corpus, c.position): c for c in chunks}
         done: set = set()
@@ -206,8 +206,9 @@ def label_corpora_on_ray(teachers: list, corpora: list, *, cache_root, ray: RayC
         if progress:
             from tqdm import tqdm
 
+            kind = f"{workers} GPU workers" if gpus > 0 else f"{workers} workers"
             bar = tqdm(total=sum(len(c.keys) for c in chunks), unit="text", dynamic_ncols=True,
-                       desc=f"teacher labelling on Ray ({workers} workers)")
+                       desc=f"teacher labelling on Ray ({kind})")
         work_started = time.perf_counter()
         first_start = None
         try:
