@@ -26,7 +26,7 @@ import numpy as np
 
 from ..errors import ClusterError, ConfigError
 from ..teachers.cache import TeacherCache, content_chunk_name, text_keys
-from .cluster import actor_pool, connected, gpus_per_worker, job_error, worker_count
+from .cluster import actor_pool, connected, first_line, gpus_per_worker, job_error, worker_count
 from .config import RayConfig
 
 
@@ -157,6 +157,15 @@ def _rows(chunks: list[Chunk], corpora) -> list[dict]:
     return items
 
 
+def put_teacher(ray, teacher):
+    """The teacher in Ray's object store (serialised once; every actor reads it from there)."""
+    try:
+        return ray.put(teacher)
+    except Exception as exc:  # a user's teacher holding a lock, a file handle, a CUDA context...
+        raise ClusterError(f"teacher {getattr(teacher, 'name', teacher)!s} cannot be sent to Ray workers "
+                           f"({type(exc).__name__}: {first_line(exc)})") from None
+
+
 def label_corpora_on_ray(teachers: list, corpora: list, *, cache_root, ray: RayConfig | str = "auto",
                          chunk_size: int = 2048, progress: bool = True, log=None) -> LabellingReport:
     """Fill the cache with every teacher's logits for every text of ``corpora`` (a list of (texts, pairs or None))
@@ -193,7 +202,7 @@ def label_corpora_on_ray(teachers: list, corpora: list, *, cache_root, ray: RayC
 
         gpus = gpus_per_worker(config, ray_module, teachers)
         report.num_workers = workers = min(worker_count(config, ray_module, gpus), len(chunks))
-        refs = [ray_module.put(t) for t in teachers]  # held here for the whole job: restarted actors need them
+        refs = [put_teacher(ray_module, t) for t in teachers]  # held for the whole job: restarted actors need them
         dataset = ray.data.from_items(_rows(chunks, corpora), override_num_blocks=len(chunks))
         labelled = dataset.map_batches(
             ChunkLabeler, fn_constructor_kwargs={"teachers": refs, "cpus": config.cpus_per_worker, "gpus": gpus},
