@@ -335,3 +335,14 @@ def test_an_unreachable_cluster_is_a_one_line_error_not_a_hang(tmp_path):
     assert res.returncode == 2 and time.time() - started < 60
     lines = res.stderr.strip().splitlines()  # checked before anything is read or labelled: the only line
     assert len(lines) == 1 and lines[0].startswith("error: --ray 127.0.0.1:1: nothing answers at 127.0.0.1:1")
+
+
+def test_a_teacher_that_cannot_travel_to_the_workers_is_a_one_line_error(local_ray, tmp_path):
+    import threading
+
+    from textdistill.errors import ClusterError
+
+    teacher = FakeTeacher()
+    teacher.lock = threading.Lock()  # cannot be pickled
+    with pytest.raises(ClusterError, match="teacher fake cannot be sent to Ray workers .*lock"):
+        label_on_ray(teacher, ["a", "b"], cache_root=tmp_path, ray="auto", progress=False)
