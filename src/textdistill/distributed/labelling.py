@@ -162,8 +162,9 @@ def put_teacher(ray, teacher):
     try:
         return ray.put(teacher)
     except Exception as exc:  # a user's teacher holding a lock, a file handle, a CUDA context...
+        cause = exc.__cause__ or exc  # Ray's own message is a multi-line report; the pickling error says it all
         raise ClusterError(f"teacher {getattr(teacher, 'name', teacher)!s} cannot be sent to Ray workers "
-                           f"({type(exc).__name__}: {first_line(exc)})") from None
+                           f"({type(cause).__name__}: {first_line(cause)})") from None
 
 
 def label_corpora_on_ray(teachers: list, corpora: list, *, cache_root, ray: RayConfig | str = "auto",
