@@ -18,6 +18,7 @@ import numpy as np
 from ..featurizers.ngrams import NgramConfig, NgramCounter, NgramFeaturizer
 
 COUNT_STEP = 20_000  # texts per NgramCounter.update, as NgramFeaturizer.fit
+MAX_PARTITIONS = 32  # reducers: each holds at most max_distinct n-grams, so 32 of them hold 640M+
 
 
 def count_block(config: dict, texts: Sequence[str], partitions: int, max_distinct: int | None):
@@ -84,14 +85,16 @@ def count_vocabulary(ray, config: NgramConfig, corpora: list[Sequence[str]], *, 
                      max_distinct: int | None = None, progress: bool = True, log=None):
     """(ranked hashes, counts, distinct n-grams) of the texts of ``corpora`` (lists of texts), counted on Ray.
 
-    ``slots``: counting tasks that run at once; also the number of partitions (one reducer actor each).
+    ``slots``: counting tasks that run at once; also the number of partitions (one reducer actor each, spread
+    over the nodes), at most ``MAX_PARTITIONS``.
     """
     started = time.perf_counter()
     max_distinct = max_distinct or max(20_000_000, 10 * config.max_features)
-    partitions = max(1, slots)
+    partitions = max(1, min(slots, MAX_PARTITIONS))
     settings = config.to_dict()
     count = ray.remote(num_cpus=1)(count_block).options(num_returns=partitions)
-    reducers = [ray.remote(num_cpus=0)(PartitionCounts).remote(max_distinct) for _ in range(partitions)]
+    reducer = ray.remote(num_cpus=0)(PartitionCounts).options(scheduling_strategy="SPREAD")
+    reducers = [reducer.remote(max_distinct) for _ in range(partitions)]
     blocks = [(texts, start) for texts in corpora for start in range(0, len(texts), block_size)]
     total = sum(len(texts) for texts in corpora)
     bar = None
