@@ -42,8 +42,9 @@ def test_window_batches_visit_every_row_once_window_by_window():
     assert not np.array_equal(flat, rows)  # and the epoch is shuffled
 
 
-def run_cli(*args, timeout=300):
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+def run_cli(*args, timeout=300, **env_vars):
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""),
+           **env_vars}
     return subprocess.run([sys.executable, "-m", "textdistill.cli", *map(str, args)], capture_output=True, text=True,
                           env=env, timeout=timeout)
 
@@ -346,3 +347,37 @@ def test_a_teacher_that_cannot_travel_to_the_workers_is_a_one_line_error(local_r
     teacher.lock = threading.Lock()  # cannot be pickled
     with pytest.raises(ClusterError, match="teacher fake cannot be sent to Ray workers .*lock"):
         label_on_ray(teacher, ["a", "b"], cache_root=tmp_path, ray="auto", progress=False)
+
+
+def test_distill_cli_with_and_without_ray_saves_the_same_student(local_ray, tmp_path):
+    from textdistill.students import Student
+
+    teacher = build_tiny_teacher(tmp_path / "teacher", num_labels=2, label_names=["neg", "pos"])
+    rng = np.random.default_rng(2)
+    words = "good great fun bad awful dull movie film plot the a very".split()
+
+    def write(name, n, labelled=True):
+        rows = [{"text": " ".join(rng.choice(words, size=rng.integers(2, 8))) + f" {name}{i}"} for i in range(n)]
+        if labelled:
+            for r in rows:
+                r["label"] = str(rng.choice(["neg", "pos"]))
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        return path
+
+    train, dev, extra = write("train", 80), write("dev", 30), write("extra", 200, labelled=False)
+    common = ["--threads", "1", "distill", "--teacher", teacher, "--train", train, "--dev", dev, "--unlabeled", extra,
+              "--cache", tmp_path / "cache", "--epochs", "1", "--finetune-epochs", "1", "--embedding-dim", "8",
+              "--hidden-dim", "8", "--dtype", "float32"]
+    address = local_ray.get_runtime_context().gcs_address
+    shards = tmp_path / "shards"
+    on_ray = run_cli(*common, "--out", tmp_path / "ray", "--ray", address, "--block-size", "64",
+                     TEXTDISTILL_SHARDS=str(shards))
+    assert on_ray.returncode == 0, on_ray.stderr
+    assert "vocabulary:" in on_ray.stderr and "encoding: 280 texts into 5 shards" in on_ray.stderr
+    assert str(shards) in on_ray.stderr and not any(shards.iterdir())  # the default shards go once it is saved
+    plain = run_cli(*common, "--out", tmp_path / "plain")
+    assert plain.returncode == 0, plain.stderr
+    texts = [json.loads(line)["text"] for line in dev.read_text().splitlines()]
+    a, b = Student.from_pretrained(tmp_path / "ray"), Student.from_pretrained(tmp_path / "plain")
+    np.testing.assert_allclose(a.predict_logits(texts), b.predict_logits(texts), rtol=1e-5, atol=1e-6)
