@@ -48,6 +48,9 @@ _LAZY = {
     "report": ("evaluation.report", "report"),
     "auto": ("selection", "auto"),
     "AutoConfig": ("selection", "AutoConfig"),
+    "RayConfig": ("distributed.config", "RayConfig"),
+    "ShardConfig": ("distributed.config", "ShardConfig"),
+    "label_on_ray": ("distributed.labelling", "label_on_ray"),
 }
 
 

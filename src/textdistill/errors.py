@@ -35,6 +35,10 @@ def check(condition: bool, message: str) -> None:
         raise ConfigError(message)
 
 
+class ClusterError(TextdistillError):
+    """A Ray cluster that cannot be reached, or a distributed job that failed (the message names the cause)."""
+
+
 class MissingExtraError(TextdistillError):
     """An optional dependency is not installed; the message names the pip extra that provides it."""
 

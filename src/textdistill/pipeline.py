@@ -190,7 +190,7 @@ def distill(train: TextDataset, *, out: str | Path | None = None, teacher=None, 
             unlabeled: list[TextDataset] | None = None, student: str = "dan", student_config=None,
             train_config=None, augment=None, cache_root=None, progress: bool = True, overwrite: bool = True,
             log=print, teacher_strategy: str | None = None, strategy_config=None,
-            teacher_labels=None) -> tuple[Student, DistillReport]:
+            teacher_labels=None, ray=None, shards=None) -> tuple[Student, DistillReport]:
     """Train a student on ``train`` (+ ``unlabeled``) from ``teacher``: None (gold labels only), a teacher (a path,
     a ``Teacher`` object: a Hugging Face classifier, a saved student, anything with the teacher protocol) or a
     list of them.
@@ -202,6 +202,10 @@ def distill(train: TextDataset, *, out: str | Path | None = None, teacher=None, 
     (Tang et al.) to the transfer set; the teachers label them through the cache like any other text. Returns the
     best student by dev metric and a report of timings and metrics; saves it to ``out`` if given, with
     ``teachers.json`` (and ``policy.safetensors`` for a learned policy) beside the model.
+
+    ``ray`` (an address such as ``"auto"``, or a ``RayConfig``) runs the teachers' labelling and the DAN's vocabulary
+    counting and encoding on Ray, and streams training batches from memory-mapped shards (``shards``: a
+    ``ShardConfig``); the same student as without it (``textdistill.distributed``).
     """
     from .teachers.base import load_teachers
     from .teachers.signal import align_teachers, label_teachers, teacher_statistics
@@ -213,6 +217,11 @@ def distill(train: TextDataset, *, out: str | Path | None = None, teacher=None, 
 
     config = (train_config or TrainConfig()).with_loss(default_loss(student))
     report = DistillReport()
+    ray_config = None
+    if ray is not None:  # issue 12 (distributed): Ray is imported only when asked for
+        from .distributed.config import RayConfig
+
+        ray_config = RayConfig.of(ray)
     if train.labels is None:
         raise DataError(f"{train.source or 'training data'}: no label column found (name it with --label-column)")
     labels = LabelMap.from_labels(train.labels)
@@ -257,6 +266,11 @@ def distill(train: TextDataset, *, out: str | Path | None = None, teacher=None, 
         if dev is not None:  # first: a teacher worse than chance on dev (a wrong label mapping) fails in seconds
             dev_signal = label_teachers(aligned, dev.texts, dev.pairs, cache_root, progress=False)
             teacher_statistics(aligned, dev_signal, dev_gold, dev_signal, len(labels), log)
+        if ray_config is not None:  # issue 12: fill the cache on Ray; label_teachers then finds every text there
+            from .distributed.labelling import label_on_ray
+
+            label_on_ray([a.teacher for a in aligned], texts, pairs, cache_root=cache_root, ray=ray_config,
+                         progress=progress, log=log)
         signal = label_teachers(aligned, texts, pairs, cache_root, progress, log)
         report.timings["teacher_labelling_s"] = time.perf_counter() - started
         if len(teachers) == 1:
@@ -278,10 +292,21 @@ def distill(train: TextDataset, *, out: str | Path | None = None, teacher=None, 
                 f"choose)")
     family = make_family(student, config=student_config)
     started = time.perf_counter()
-    family.fit(texts, pairs, progress=progress)
+    sharded = None
+    if ray_config is not None:  # issue 12: vocabulary map-reduce and sharded encoding on Ray, batches from disk
+        from .distributed.pipeline import fit_and_encode, supports_sharding
+
+        if supports_sharding(family):
+            sharded = fit_and_encode(family, texts, pairs, ray_config, shards, progress=progress, log=log)
+            family, encoded = sharded.family, sharded.encoded
+        else:
+            log(f"note: the {student} student's vocabulary and encoding are built here, not on Ray")
+    if sharded is None:
+        family.fit(texts, pairs, progress=progress)
     if hasattr(family, "describe"):
         log(f"{student} student: {family.describe()}")
-    encoded = family.encode(texts, pairs)
+    if sharded is None:
+        encoded = family.encode(texts, pairs)
     report.timings["vocabulary_and_encoding_s"] = time.perf_counter() - started
     dev_set = None if dev is None else TrainingSet(family.encode(dev.texts, dev.pairs), dev_gold)
     objective = None
@@ -360,6 +385,8 @@ def distill(train: TextDataset, *, out: str | Path | None = None, teacher=None, 
     if out is not None:
         result.save_pretrained(out, overwrite=overwrite or resume is not None, extra_files=extra_files)
         _drop_resume_state(out)
+    if sharded is not None:
+        sharded.cleanup()  # issue 12: the shards of a default location go once the student is saved
     return result, report
 
 

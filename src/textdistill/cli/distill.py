@@ -14,6 +14,7 @@ import typer
 
 from . import flags as cli_flags
 from .common import CacheOpt, LabelCol, PairCol, TextCol, cache_root, load_teacher, read, say
+from .ray_flags import RAY_CONFIGS, ray_flags
 
 
 def strategy_configs() -> list[type]:
@@ -31,7 +32,7 @@ def distill_configs() -> list[type]:
 
     configs = [TrainConfig, AugmentConfig]
     configs += [cls.config_class for _, cls in FAMILIES.items() if getattr(cls, "config_class", None)]
-    return configs + strategy_configs()
+    return configs + strategy_configs() + RAY_CONFIGS  # --ray and friends (issue 12)
 
 
 def check_strategy_flags(flags: dict) -> None:
@@ -133,8 +134,9 @@ def make_distill_command():
         if strategy_cls.config_class is not None:
             strategy_config, used_strategy = cli_flags.build(strategy_cls.config_class, values, flags,
                                                              f"--teacher-strategy {strategy_name}")
+        ray_config, used_ray = ray_flags(values, flags)  # issue 12: {} without --ray
         strategy_owned = set(strategy_configs())
-        for param in sorted(cli_flags.given(values, flags) - used - used_train - used_aug - used_strategy):
+        for param in sorted(cli_flags.given(values, flags) - used - used_train - used_aug - used_strategy - used_ray):
             flag = flags[param].flag
             if any(owner is AugmentConfig for owner, _ in flags[param].owners):
                 raise ConfigError(f"{flag} needs --augment")
@@ -171,7 +173,8 @@ def make_distill_command():
                                 student_config=student_config, train_config=train_config,
                                 augment=augment_config if augment else None, cache_root=cache_root(cache),
                                 overwrite=overwrite, log=say, teacher_strategy=strategy_name if teachers else None,
-                                strategy_config=strategy_config, teacher_labels=teacher_labels or None)
+                                strategy_config=strategy_config, teacher_labels=teacher_labels or None,
+                                **ray_config)
         if report.dev:
             line = f"student dev accuracy {report.dev['accuracy']:.4f}, macro-F1 {report.dev['macro_f1']:.4f}"
             if report.teacher_dev:

@@ -9,7 +9,10 @@ from typing import List, Optional
 
 import typer
 
+from ..distributed.config import RayConfig
+from . import flags as cli_flags
 from .common import CacheOpt, LabelCol, PairCol, TextCol, cache_root, load_student, load_teacher, read, say
+from .ray_flags import ray_flags
 
 
 def finetune(
@@ -51,31 +54,49 @@ def finetune(
 
 
 def label(
-    teacher: str = typer.Option(..., help="Teacher directory (or hub id when online)."),
+    teacher: List[str] = typer.Option(..., help="Teacher directory (or hub id when online); repeatable: several "
+                                      "teachers label the same texts (on Ray: in one job)."),
     input: List[Path] = typer.Option(..., "--input", help="Texts to label (any supported format); repeatable."),
     cache: Optional[Path] = CacheOpt,
     max_length: Optional[int] = typer.Option(None, help="Truncate teacher inputs (default: the teacher card's)."),
     batch_size: int = typer.Option(32), chunk_size: int = typer.Option(2048, help="Texts per cache chunk."),
     limit: Optional[int] = typer.Option(None, help="Label only the first N texts of each file."),
     text_column: Optional[str] = TextCol, pair_column: Optional[str] = PairCol,
+    **values,
 ):
     """Fill the teacher-output cache for a corpus. Resumable: rerun after an interruption to continue."""
     from ..data.readers import read_dataset
     from ..errors import check
+    from ..teachers.base import load_teachers
     from ..teachers.cache import label_with_cache
 
     from ..persistence import check_writable_place
 
     check(chunk_size >= 1 and batch_size >= 1, "--chunk-size and --batch-size must be >= 1")
+    ray, _ = ray_flags(values, LABEL_FLAGS)  # issue 12: {} without --ray
+    teachers = load_teachers([load_teacher(t, max_length, batch_size) for t in teacher])
     root = cache_root(cache)
     check_writable_place(root, "--cache")  # the labels go there: fail before labelling, not after the first chunk
-    t = load_teacher(teacher, max_length, batch_size)
+    if ray:  # issue 12: every file and teacher in one Ray job
+        from ..distributed.labelling import label_corpora_on_ray
+
+        datasets = [read_dataset(path, text=text_column, text_pair=pair_column, label=None, limit=limit)
+                    for path in input]
+        label_corpora_on_ray(teachers, [(ds.texts, ds.pairs) for ds in datasets], cache_root=root, ray=ray["ray"],
+                             chunk_size=chunk_size, progress=True, log=say)
+        for path, ds in zip(input, datasets):
+            say(f"{path}: {len(ds):,} texts labelled (cache {root})")
+        return
     for path in input:
         ds = read_dataset(path, text=text_column, text_pair=pair_column, label=None, limit=limit)
-        logits = label_with_cache(t, ds.texts, ds.pairs, cache_root=root, chunk_size=chunk_size, progress=True)
+        for t in teachers:
+            logits = label_with_cache(t, ds.texts, ds.pairs, cache_root=root, chunk_size=chunk_size, progress=True)
         say(f"{path}: {len(logits):,} texts labelled (cache {root})")
 
 
+LABEL_FLAGS = cli_flags.collect([RayConfig], taken={"teacher", "input", "cache", "max_length", "batch_size",
+                                                    "chunk_size", "limit", "text_column", "pair_column"})
+label = cli_flags.with_flags(label, LABEL_FLAGS)
 
 
 def report(

@@ -3,7 +3,10 @@
 Layout: ``<root>/<teacher fingerprint>/chunk-*.safetensors``, each chunk holding ``keys`` (uint64 text keys) and
 ``logits`` (float32, N x C). A chunk is written atomically (temporary file in the same folder, fsync, rename), so
 labelling a large corpus chunk by chunk resumes after a kill and loses at most the chunk in progress. Chunks that
-cannot be read (a half-written file from a crash, disk corruption) are skipped with a warning.
+cannot be read (a half-written file from a crash, disk corruption) are skipped with a warning. Chunk names are
+time + pid + random, or, for chunks written by distributed labelling (``textdistill.distributed``), a hash of the
+chunk's keys (``content_chunk_name``): the same work always lands in the same file, so a retried or repeated chunk
+replaces itself instead of adding a duplicate. Readers do not care which.
 """
 
 from __future__ import annotations
@@ -66,6 +69,13 @@ def text_keys(texts: Sequence[str], pairs: Sequence[str] | None = None) -> np.nd
                     raise DataError(f"text #{i} is {type(t).__name__}, not a string") from None
         raise
     return np.frombuffer(digests, dtype="<u8").astype(np.uint64)
+
+
+def content_chunk_name(keys: np.ndarray) -> str:
+    """The deterministic chunk file name of a set of text keys: blake2b-128 of the sorted uint64 keys."""
+    keys = np.sort(np.asarray(keys, dtype=np.uint64).reshape(-1))
+    digest = hashlib.blake2b(keys.astype("<u8").tobytes(), digest_size=16).hexdigest()
+    return f"{CHUNK_PREFIX}k{digest}{CHUNK_SUFFIX}"
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -174,11 +184,14 @@ class TeacherCache:
         return found, out
 
     # -- writing -------------------------------------------------------------------------------------------------
-    def _write_atomic(self, keys: np.ndarray, logits: np.ndarray, tag: str = "") -> Path:
+    def _write_atomic(self, keys: np.ndarray, logits: np.ndarray, tag: str = "", name: str | None = None) -> Path:
         from safetensors.numpy import save
 
         self.folder.mkdir(parents=True, exist_ok=True)
-        name = f"{CHUNK_PREFIX}{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}{tag}{CHUNK_SUFFIX}"
+        if name is None:
+            name = f"{CHUNK_PREFIX}{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}{tag}{CHUNK_SUFFIX}"
+        elif not (name.startswith(CHUNK_PREFIX) and name.endswith(CHUNK_SUFFIX)) or any(c in name for c in "/\\"):
+            raise ValueError(f"bad chunk name {name!r}")
         final = self.folder / name
         tmp = self.folder / f".{name}{TMP_SUFFIX}"
         data = save({"keys": np.ascontiguousarray(keys), "logits": np.ascontiguousarray(logits)},
@@ -195,8 +208,11 @@ class TeacherCache:
         _fsync_dir(self.folder)
         return final
 
-    def add(self, keys: Any, logits: Any) -> None:
-        """Store logits (N, C) for N text keys as one new chunk file, written atomically."""
+    def add(self, keys: Any, logits: Any, name: str | None = None) -> None:
+        """Store logits (N, C) for N text keys as one new chunk file, written atomically.
+
+        ``name``: the file name (e.g. ``content_chunk_name(keys)``); a chunk of that name is replaced.
+        """
         keys = np.asarray(keys, dtype=np.uint64).reshape(-1)
         logits = np.asarray(logits, dtype=np.float32)
         if logits.ndim != 2 or logits.shape[0] != len(keys):
@@ -208,7 +224,9 @@ class TeacherCache:
             raise ValueError(f"logits have {logits.shape[1]} classes, the cache holds {self.num_labels}")
         if len(keys) == 0:
             return
-        path = self._write_atomic(keys, logits)
+        path = self._write_atomic(keys, logits, name=name)
+        if path in self._files:  # the same chunk written again (deterministic name): its rows are held already
+            return
         self._pending.append((keys.copy(), logits.copy()))
         self._files.append(path)
 
