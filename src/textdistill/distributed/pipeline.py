@@ -32,7 +32,8 @@ def default_shard_root() -> Path:
 
 def supports_sharding(family) -> bool:
     """True for families whose inputs are n-gram rows of an ``NgramFeaturizer`` (the DAN)."""
-    return hasattr(family, "featurizer") and hasattr(family.featurizer, "set_vocabulary") and hasattr(family, "pair")
+    return (hasattr(family, "featurizer") and hasattr(family.featurizer, "set_vocabulary") and hasattr(family, "pair")
+            and hasattr(family, "scale_to_data"))
 
 
 class ShardedInputs:
@@ -71,6 +72,7 @@ def fit_and_encode(family, texts, pairs, ray: RayConfig, shards: ShardConfig | N
         elif log is not None:
             log(f"vocabulary: {len(ranked):,} n-grams from an earlier run in {folder}")
         family.pair = pairs is not None
+        family.scale_to_data(len(texts))  # what fit() does besides counting: settings left to the data size
         family.featurizer.set_vocabulary(ranked, counts)
         family.featurizer.distinct_ngrams_ = distinct
         vocab = vocabulary_digest(config, ranked)

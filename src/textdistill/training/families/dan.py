@@ -45,11 +45,11 @@ class DANFamily:
     def fit(self, texts, pairs=None, progress: bool = True) -> None:
         texts = list(texts)
         self.pair = pairs is not None
-        self._scale_to(len(texts))
+        self.scale_to_data(len(texts))
         corpus = texts + (list(pairs) if pairs is not None else [])
         self.featurizer.fit(corpus, progress=progress)
 
-    def _scale_to(self, n_texts: int) -> None:
+    def scale_to_data(self, n_texts: int) -> None:
         """Fill in the embedding learning rate when it was left to the data: on large data (LARGE_DATA_TEXTS up)
         Sparse Distillation's 1e-3; on less, each n-gram's row is updated in fewer batches and must move further per
         update: 1e-3 x data_scale (up to 0.03 for a few hundred texts)."""
