@@ -41,7 +41,7 @@ class CtrlCAt(GoldObjective):
         self.calls[0] += 1
         if self.calls[0] == self.at:
             for _ in range(self.times):
-                os.kill(os.getpid(), signal.SIGINT)
+                signal.raise_signal(signal.SIGINT)  # delivered to this thread
         return super().loss(logits, idx, representation)
 
 

@@ -84,7 +84,6 @@ def test_a_worse_later_epoch_does_not_replace_the_best():
 
 
 def test_ctrl_c_finishes_the_step_and_keeps_the_best_checkpoint_so_far():
-    import os
     import signal
 
     f, t = trainer(epochs=3)
@@ -93,7 +92,7 @@ def test_ctrl_c_finishes_the_step_and_keeps_the_best_checkpoint_so_far():
     class CtrlC(Scripted):  # the first Ctrl-C arrives inside the 12th batch (5 per epoch: the third epoch)
         def loss(self, logits, idx, representation=None):
             if self.steps + 1 == 12:
-                os.kill(os.getpid(), signal.SIGINT)
+                signal.raise_signal(signal.SIGINT)  # delivered to this thread
             return super().loss(logits, idx, representation)
 
     objective = CtrlC()
