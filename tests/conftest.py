@@ -79,3 +79,15 @@ def build_tiny_teacher(out_dir, *, num_labels: int = 3, seed: int = 0, label_nam
 def tiny_teacher_dir(tmp_path_factory):
     """Path to a saved tiny random BERT classifier (3 labels: class_0..class_2) with tokenizer; treat as read-only."""
     return build_tiny_teacher(tmp_path_factory.mktemp("tiny_teacher") / "teacher")
+
+
+@pytest.fixture(autouse=True)
+def terminal_sigint():
+    """Each test sees SIGINT as under a terminal (Python's KeyboardInterrupt handler), whatever the test runner
+    inherited: a shell without job control starts background commands with SIGINT ignored, which the trainer keeps
+    ignored on purpose (nohup-style runs), so the Ctrl-C tests would see no signal at all."""
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
