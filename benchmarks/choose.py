@@ -72,12 +72,9 @@ def table(args) -> None:
     lines += ["", "![accuracy against speed](benchmarks/results/sst2-auto.png)"]
     text = "\n".join(lines)
     if args.write:
-        readme = README.read_text()
-        start, end = "<!-- auto:start -->", "<!-- auto:end -->"
-        head, rest = readme.split(start, 1)
-        _, tail = rest.split(end, 1)
-        README.write_text(head + start + "\n" + text + "\n" + end + tail)
-        print(f"wrote {README}")
+        from readme_section import write_section
+
+        write_section(README, "auto", text)
     else:
         print(text)
 

@@ -115,12 +115,9 @@ def table(args) -> None:
                      f"{b1['onnx_end_to_end']:,.0f} / {b1['numpy_end_to_end']:,.0f} |")
     text = "\n".join(lines)
     if args.write:
-        readme = README.read_text()
-        start, end = "<!-- onnx:start -->", "<!-- onnx:end -->"
-        head, rest = readme.split(start, 1)
-        _, tail = rest.split(end, 1)
-        README.write_text(head + start + "\n" + text + "\n" + end + tail)
-        print(f"wrote {README}")
+        from readme_section import write_section
+
+        write_section(README, "onnx", text)
     else:
         print(text)
 

@@ -496,14 +496,9 @@ def table(args) -> None:
         lines += [""] + section(json.loads(extra.read_text()), None)
     text = "\n".join(lines)
     if args.write:
-        readme = README.read_text()
-        start, end = "<!-- serve:start -->", "<!-- serve:end -->"
-        if start not in readme:
-            raise SystemExit("README has no serve markers")
-        head, rest = readme.split(start, 1)
-        _, tail = rest.split(end, 1)
-        README.write_text(head + start + "\n" + text + "\n" + end + tail)
-        print(f"wrote {README}")
+        from readme_section import write_section
+
+        write_section(README, "serve", text)
     else:
         print(text)
 

@@ -35,6 +35,13 @@ def write_dir_atomically(out_dir: str | Path, write: Callable[[Path], None], ove
     """Write a directory via ``write(tmp_dir)`` then swap it in, so a crash never leaves a half-written model."""
     out = Path(out_dir)
     check_can_write(out, overwrite)
+    return swap_in_dir(out, write)
+
+
+def swap_in_dir(out: Path, write: Callable[[Path], None]) -> Path:
+    """Write ``out`` via ``write(tmp_dir)`` in a temporary sibling, then rename it into place (replacing what was
+    there, which the caller has checked may go): readers see the old directory or the new one, never half of one."""
+    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     umask = os.umask(0)

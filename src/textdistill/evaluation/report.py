@@ -19,10 +19,7 @@ from __future__ import annotations
 import html
 import json
 import math
-import os
-import shutil
 import statistics
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -459,22 +456,9 @@ def write_report(entries: list[Entry], out, speed: str = "b32", title: str = "Wh
         out.mkdir(parents=True, exist_ok=True)
         write(out)
         return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o755)
-        if out.exists():
-            old = out.parent / f".{out.name}.old-{os.getpid()}"
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+    from ..persistence import swap_in_dir
+
+    return swap_in_dir(out, write)
 
 
 def report(folders, out, data=None, speed: str = "b32", limit: int = 2000, overwrite: bool = False,
