@@ -53,6 +53,9 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
+THREADS = int(os.environ.get("MULTI_THREADS", "1"))  # teacher fine-tuning and labelling only
+
+
 def textdistill(*args, threads: int = 1) -> tuple[str, float]:
     """Run the CLI as a user would (one torch thread: a second heavy job may share the machine)."""
     cmd = [str(Path(sys.executable).parent / "textdistill"), "--threads", str(threads), *map(str, args)]
@@ -180,7 +183,8 @@ def teachers(args) -> None:
                     sys.exit(f"all-mpnet-base-v2 not found at {bases['mpnet']} (see this script's docstring)")
                 cmd, wall = textdistill("teacher", "finetune", "--base", bases[base], "--train", files[task][part],
                                         "--dev", files[task]["dev"], "--out", out, "--epochs", epochs, "--lr", lr,
-                                        "--max-length", max_length, "--batch-size", 32, "--seed", seed, "--overwrite")
+                                        "--max-length", max_length, "--batch-size", 32, "--seed", seed, "--overwrite",
+                                        threads=THREADS)
                 card = json.loads((out / "teacher_card.json").read_text())
                 card["command"], card["wall_s"] = cmd, round(wall, 1)
                 card_copy.parent.mkdir(parents=True, exist_ok=True)
@@ -189,7 +193,7 @@ def teachers(args) -> None:
             if not (path / "teacher_card.json").exists():
                 continue
             textdistill("label", "--teacher", path, "--cache", CACHE, "--input", files[task]["train"],
-                        "--input", files[task]["dev"], "--input", files[task]["test"])
+                        "--input", files[task]["dev"], "--input", files[task]["test"], threads=THREADS)
         student_teacher(task, files[task])
 
 
