@@ -377,6 +377,7 @@ def table(args) -> str:
     runs = results["runs"]
     lines = []
     targets = []
+    above: dict[str, list] = {}  # student -> (task, rl above the best single teacher, rl >= mean-logits)
     hw = results.get("hardware", {})
     cpu = hw.get("cpu", "CPU") if isinstance(hw, dict) else str(hw)
     for task in TASKS:
@@ -422,6 +423,15 @@ def table(args) -> str:
                                   f"{'above' if rl > best else 'not above'})" if best is not None else "")
                                + f"; time {t_rl / mean_time:.2f}x mean-logits' "
                                  f"({'met' if t_rl <= 1.5 * mean_time else 'missed'})")
+                if best is not None:
+                    above.setdefault(student, []).append((task, rl > best, rl >= ml))
+    for student, rows in above.items():
+        wins = [task for task, win, _ in rows if win]
+        ge = [task for task, _, ok in rows if ok]
+        targets.append(f"- {student}, across tasks: rl >= mean-logits on {len(ge)} of {len(rows)} "
+                       f"({'met' if len(ge) == len(rows) else 'missed'}); above the best single teacher on "
+                       f"{len(wins)} of {len(rows)}{' (' + ', '.join(wins) + ')' if wins else ''} (target: at least "
+                       f"two: {'met' if len(wins) >= 2 else 'missed'})")
     text = "\n".join([f"Produced by `python benchmarks/multi_teacher.py run` and written here by `... table` from "
                        f"`benchmarks/results/multi-teacher.json` ({cpu}, one thread per run; test accuracy of the "
                        f"checkpoint selected on dev).", "", *lines, "Targets (mean over seeds):", *targets])

@@ -186,6 +186,27 @@ def test_rl_beats_mean_logits_with_an_all_wrong_teacher(toy, tmp_path):
     assert rl.dev["accuracy"] > mean.dev["accuracy"]
 
 
+def test_rl_text_with_no_teacher_selected_learns_nothing_and_selected_ones_the_mean():
+    import torch
+
+    from textdistill.training.losses import kl_rows
+
+    inputs = random_inputs(k=3, n=8, c=3)
+    objective = make_strategy("rl").objective(inputs)
+    idx = np.arange(8)
+    logits = torch.randn(8, 3, requires_grad=True)
+    actions = torch.zeros(8, 3)
+    actions[:4, 0] = 1.0
+    actions[:2, 2] = 1.0  # rows 0-1: teachers 0 and 2; rows 2-3: teacher 0; rows 4-7: none
+    rows = objective.targets(logits, idx, actions)
+    probs = torch.softmax(torch.tensor(inputs.logits) / inputs.temperature, -1)  # (K, N, C)
+    expected = kl_rows(logits[:4], torch.cat([(probs[0, :2] + probs[2, :2]) / 2, probs[0, 2:4]]), inputs.temperature)
+    assert torch.allclose(rows[:4], expected, atol=1e-6)
+    assert (rows[4:] == 0).all()  # gold rows included: no teacher, no loss (as in the paper)
+    rows.mean().backward()
+    assert (logits.grad[4:] == 0).all() and (logits.grad[:4] != 0).any()
+
+
 @pytest.mark.parametrize("name", ["rl", "rl-weights", "confidence"])
 def test_a_fixed_seed_reproduces_a_run_exactly(toy, tmp_path, name):
     a, ra = run(toy, tmp_path, name, epochs=3, seed=3, out=tmp_path / "a")

@@ -176,8 +176,8 @@ class PolicyObjective(Objective):
             self.optimizer = torch.optim.Adam(self.params, lr=self.lr)
 
     def targets(self, logits, idx, weights):
-        """(B,) per-row loss of the student towards the weighted teachers; rows with no weight learn the gold
-        label (or nothing, without one)."""
+        """(B,) per-row loss of the student towards the weighted teachers; a row with no teacher selected learns
+        nothing this step (the paper averages the selected teachers' KD losses: none selected, no loss)."""
         import torch
 
         from ..losses import ce_rows, kl_rows, mse_rows
@@ -193,9 +193,9 @@ class PolicyObjective(Objective):
             kd = mse_rows(logits, target)
         if self.alpha <= 0 and bool(chosen.all()):
             return kd
-        ce = ce_rows(logits, self.features.gold[idx])
-        with_teacher = (1.0 - self.alpha) * kd + self.alpha * ce if self.alpha > 0 else kd
-        return torch.where(chosen, with_teacher, ce)
+        with_teacher = (1.0 - self.alpha) * kd + self.alpha * ce_rows(logits, self.features.gold[idx]) \
+            if self.alpha > 0 else kd
+        return torch.where(chosen, with_teacher, torch.zeros_like(kd))
 
     def loss(self, logits, idx, representation=None):
         import torch

@@ -6,8 +6,9 @@ teacher, a Bernoulli "learn from this teacher". The state s of a text is [the st
 the gold label (0 without one), a has-gold flag, each teacher's normalised entropy and its disagreement with the
 other teachers (fraction with another argmax), log(1 + KL(teacher || student)) per teacher]; the teacher features are
 standardised over the transfer set. The student learns from the mean of the selected teachers' distributions (KL;
-equal to averaging their KD losses) or logits (MSE). A text with no teacher selected learns its gold label (CE),
-or nothing when it has none. REINFORCE with a moving-average baseline (and scale) updates the policy after every
+equal to averaging their KD losses) or logits (MSE). A text with no teacher selected learns nothing at that step
+(as in the paper; learning its gold label instead made "no teacher" the action whose CE reward on that very text
+was largest, and the policy drifted towards gold-only training). REINFORCE with a moving-average baseline (and scale) updates the policy after every
 student step; rewards and schedule: see ``reinforce.py``.
 
 Schedule, as in the paper: (1) ``--policy-warmup-epochs`` epochs of the student with all teachers; (2) policy
@@ -198,7 +199,7 @@ class SelectionObjective(PolicyObjective):
         d_gold = onehot - q1
         if self.alpha > 0:
             d_teacher = (1 - self.alpha) * d_teacher + self.alpha * torch.where(has, d_gold, 0.0)
-        d = torch.where(n > 0, d_teacher, torch.where(has, d_gold, torch.zeros_like(d_gold)))
+        d = torch.where(n > 0, d_teacher, torch.zeros_like(d_gold))
         return (g * d).sum(1)
 
     def state_tensors(self) -> dict[str, np.ndarray]:
