@@ -549,7 +549,7 @@ def table(args):
                          f"${row['cpu_usd']:,.0f} | {row['gpu_texts_per_s']:,.0f} | {row['gpu_hours']:,.1f} | "
                          f"${row['gpu_usd']:,.0f} | {walls} | {row['tokenizer_cores_per_gpu']:.1f} |")
         lines += ["", "The student's side of 100M texts: vocabulary + encoding "
-                      f"{st['vocabulary_and_encoding_core_hours']:,.0f} core-hours (spread over the cluster by "
+                      f"{st['vocabulary_and_encoding_core_hours']:,.1f} core-hours (spread over the cluster by "
                       "`distill --ray`), then "
                       f"**{st['training_h_per_epoch_one_machine']:,.0f} h per epoch** of DAN training on one machine.",
                   ""]
