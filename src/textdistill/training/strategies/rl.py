@@ -8,8 +8,8 @@ other teachers (fraction with another argmax), log(1 + KL(teacher || student)) p
 standardised over the transfer set. The student learns from the mean of the selected teachers' distributions (KL;
 equal to averaging their KD losses) or logits (MSE). A text with no teacher selected learns nothing at that step
 (as in the paper; learning its gold label instead made "no teacher" the action whose CE reward on that very text
-was largest, and the policy drifted towards gold-only training). REINFORCE with a moving-average baseline (and scale) updates the policy after every
-student step; rewards and schedule: see ``reinforce.py``.
+was largest, and the policy drifted towards gold-only training). REINFORCE with a moving-average baseline (and
+scale) updates the policy after every student step; rewards and schedule: see ``reinforce.py``.
 
 Schedule, as in the paper: (1) ``--policy-warmup-epochs`` epochs of the student with all teachers; (2) policy
 pre-training with the student fixed, ``--rl-pretrain-passes`` passes over the transfer set; (3) alternate: every
