@@ -408,7 +408,8 @@ def table(args) -> str:
                 label = NAMES[strategy]
                 if strategy in ("best", "worst") and done[0].get("single_teacher"):
                     label += f" ({done[0]['single_teacher']})"
-                lines.append(f"| {label} | {100 * statistics.mean(acc):.2f} ± {100 * std:.2f} | "
+                spread = f" ± {100 * std:.2f}" if len(acc) > 1 else " (one seed)"
+                lines.append(f"| {label} | {100 * statistics.mean(acc):.2f}{spread} | "
                              f"{100 * statistics.mean(r['dev_accuracy'] for r in done):.2f} | {len(done)} | {t:.1f} | "
                              f"{ratio} |")
             lines.append("")
