@@ -35,7 +35,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # the teacher's tokeni
 sys.path.insert(0, str(ROOT / "src"))
 from textdistill.evaluation.speed import bench_models, hardware, student_speed, timed_rate  # noqa: E402
 from textdistill.data.readers import read_dataset  # noqa: E402
-from textdistill.evaluation.metrics import classification_metrics  # noqa: E402
+from textdistill.metrics import classification_metrics  # noqa: E402
 from textdistill.featurizers.ngrams import Tokenizer  # noqa: E402
 
 

@@ -18,7 +18,7 @@ pytest.importorskip("typer")
 
 from typer.testing import CliRunner  # noqa: E402
 
-from textdistill.cli.app import app, main  # noqa: E402
+from textdistill.cli.app import app, build_app, main  # noqa: E402
 from textdistill.data.readers import read_dataset  # noqa: E402
 from textdistill.students import Student  # noqa: E402
 from textdistill.teachers.cache import text_keys  # noqa: E402
@@ -43,8 +43,9 @@ def _args(args):
 
 
 def invoke(args, input=None):
-    """Run the typer app in process; returns click's Result (stdout and stderr kept apart)."""
-    return RUNNER.invoke(app, _args(args), input=input)
+    """Run the typer app in process (built anew: families registered since are in it); returns click's Result
+    (stdout and stderr kept apart)."""
+    return RUNNER.invoke(build_app(), _args(args), input=input)
 
 
 def ok(args, input=None):
@@ -639,17 +640,14 @@ def test_student_flag_errors_are_one_line(tiny, tmp_path, flags, fragment):
 
 
 def test_cli_defaults_are_the_python_api_defaults_nested_configs_included():
-    """A family may default a nested config differently from the nested class (the DAN's min_count): the CLI
-    must build exactly the Python API's default config when no flag is given, and apply a flag over it."""
-    from textdistill.cli import flags as cli_flags
-    from textdistill.cli.distill import distill_configs
+    """A family may default a nested config differently from the nested class (the DAN's min_count): a plan built
+    with no option has exactly the family's default config, and an option applies over it."""
+    from textdistill.plan import Plan
     from textdistill.students import FAMILIES
 
-    flags = cli_flags.collect(distill_configs())
     for name, runtime in FAMILIES.items():
-        built, used = cli_flags.build(runtime.config_class, {}, flags, name)
-        assert built == runtime.config_class() and not used, name
+        assert Plan.build("train.tsv", student=name).student_config == runtime.config_class(), name
     dan = FAMILIES.get("dan").config_class
-    built, _ = cli_flags.build(dan, {"min_count": 5, "dtype": "int8"}, flags, "dan")
+    built = Plan.build("train.tsv", min_count=5, dtype="int8").student_config
     assert built.ngrams.min_count == 5 and built.storage.dtype == "int8"
     assert built.ngrams.max_n == dan().ngrams.max_n

@@ -61,6 +61,10 @@ SHARED_CASES = [
     ("unlabeled/amazon_reviews.jsonl.gz", {}, 75290, None, False),
     ("chnsenticorp_htl/train.csv.gz", {}, 5765, {"0", "1"}, False),
     ("chnsenticorp_htl/dev.csv.gz", {}, 800, {"0", "1"}, False),
+    # multi-label: a set of labels per text (the label set is over every label of every row)
+    ("goemotions/train.tsv.gz", {"label_sep": ","}, 43410, {str(i) for i in range(28)}, False),
+    ("goemotions/dev.tsv.gz", {"label_sep": ",", "text": 0, "label": 1}, 5426, {str(i) for i in range(28)}, False),
+    ("goemotions/emotions.txt", {}, 28, None, False),
 ]
 
 
@@ -75,6 +79,8 @@ def test_shared_file(rel, kwargs, rows, labels, pairs):
     assert all(isinstance(t, str) for t in ds.texts)
     if labels is None:
         assert ds.labels is None
+    elif ds.multi_label:
+        assert {x for row in ds.labels for x in row} == labels and all(row for row in ds.labels)
     else:
         assert set(ds.labels) == labels
         assert len(ds.labels) == rows
@@ -142,8 +148,10 @@ def test_shared_reuters_and_limits():
     assert len(reuters) == 500 and reuters.labels is None
     assert reuters.texts[0].startswith("Showers continued throughout the week")
     assert "" in reuters.texts  # title-only documents have an empty body; kept so rows stay aligned
-    with pytest.raises(DataError, match="multi-label"):
-        read_dataset(path, label="topics", limit=50)
+    topics = read_dataset(path, text="title", label="topics", limit=50)  # JSON lists: multi-label data
+    assert topics.multi_label and topics.labels[0] == ("cocoa",) and () in topics.labels  # a text with no topic
+    with pytest.raises(DataError, match="refuses|multi-label"):
+        read_dataset(path, text="title", label="topics", limit=50, multi_label=False)
     # With a label the blank bodies become an error naming the first one (newid 30, line 30).
     with pytest.raises(DataError, match=r"empty text in column 'text' at data row 30 "):
         read_dataset(path, label="lewissplit", limit=500)

@@ -290,12 +290,12 @@ def test_distill_on_ray_trains_the_same_student_from_shards(local_ray, tmp_path)
     common = dict(teacher=str(teacher), dev=dev, unlabeled=[extra], progress=False, log=lambda m: None,
                   student_config=DANConfig(embedding_dim=8, hidden_dim=8),
                   train_config=TrainConfig(epochs=2, finetune_epochs=1, batch_size=16))
-    on_ray, report = distill(train, cache_root=tmp_path / "cache", ray="auto",
+    on_ray, report = distill(train, cache=tmp_path / "cache", ray="auto",
                              shards=ShardConfig(block_size=100, shard_dir=str(shard_dir)), **common)
     assert report.teachers[0]["fingerprint"] in {p.name for p in (tmp_path / "cache").iterdir()}
     first = ShardedRows(shard_dir / "texts")
     assert len(first.meta["shards"]) == 5 and len(first) == 420 and (shard_dir / "pairs" / "meta.json").is_file()
-    in_memory, _ = distill(train, cache_root=tmp_path / "cache", **common)
+    in_memory, _ = distill(train, cache=tmp_path / "cache", **common)
     np.testing.assert_array_equal(on_ray.featurizer.ranked_hashes(), in_memory.featurizer.ranked_hashes())
     np.testing.assert_allclose(on_ray.predict_logits(dev.texts, dev.pairs),
                                in_memory.predict_logits(dev.texts, dev.pairs), rtol=1e-5, atol=1e-6)

@@ -5,8 +5,9 @@ import pytest
 
 from textdistill.data.readers import LabelMap, TextDataset
 from textdistill.errors import DataError, ModelError
-from textdistill.evaluation.metrics import classification_metrics, confusion, f1_of_class, macro_f1, matthews
-from textdistill.pipeline import align_teacher, transfer_texts
+from textdistill.metrics import classification_metrics, confusion, f1_of_class, macro_f1, matthews
+from textdistill.data.transfer import transfer_texts
+from textdistill.teachers.alignment import align_teacher
 
 sk = pytest.importorskip("sklearn.metrics")
 

@@ -28,7 +28,8 @@ def _private_default_cache(tmp_path, monkeypatch):
 def setup(tmp_path_factory):
     d = tmp_path_factory.mktemp("multi")
     train = write_tsv(d / "train.tsv", [(t, "pos") for t in POS] + [(t, "neg") for t in NEG])
-    dev = write_tsv(d / "dev.tsv", [(POS[0], "pos"), (POS[3], "pos"), (NEG[0], "neg"), (NEG[3], "neg"),
+    dev = write_tsv(d / "dev.tsv", [("a great movie", "pos"), ("really good", "pos"), ("a boring movie", "neg"),
+                                    ("really bad", "neg"),
                                     ("good fun", "pos"), ("dull and boring", "neg"), ("great story", "pos"),
                                     ("bad plot", "neg"), ("i loved it", "pos"), ("awful", "neg")])
     t1 = build_tiny_teacher(d / "t1", num_labels=2, seed=1, label_names=["neg", "pos"])

@@ -12,7 +12,16 @@ import torch
 from textdistill.data.readers import LabelMap, TextDataset
 from textdistill.featurizers.embeddings import initial_embeddings, vectors_dim
 from textdistill.errors import ConfigError, DataError, ModelError
-from textdistill.pipeline import build_student_config, default_loss, distill, make_family
+from textdistill.pipeline import distill
+from textdistill.students.base import family, family_config as build_student_config
+
+
+def make_family(name, **options):
+    return family(name).adapter_class()(build_student_config(name, **options))
+
+
+def default_loss(name):
+    return family(name).default_loss
 from textdistill.students import BiLSTMStudent, CNNStudent, Student
 from textdistill.training.loop import TrainConfig, predict_logits
 from textdistill.featurizers.words import MASK, PAD, UNK, WordConfig, WordVocab, pad_batch
@@ -153,7 +162,7 @@ def test_student_config_options_and_defaults():
         build_student_config("dan", lstm_dim=3)
     with pytest.raises(ConfigError, match="filter widths"):
         build_student_config("cnn", widths=(0,))
-    with pytest.raises(DataError, match="unknown student"):
+    with pytest.raises(ConfigError, match="unknown student"):
         make_family("transformer")
 
 

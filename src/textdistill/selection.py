@@ -49,37 +49,35 @@ class Candidate:
     options: dict = field(default_factory=dict)
 
     def config(self, vectors: str | None = None):
+        """The candidate's student config (``widths=3|4|5`` style tuples accepted); word vectors for families that
+        have a ``vectors`` option."""
         import dataclasses
 
-        from .config import base_type, field_type
-        from .pipeline import build_student_config, family_runtime
+        from .config import base_type, walk_fields
+        from .students.base import family, family_config
 
+        config_class = family(self.student).config_class
         options = dict(self.options)
-        tuples = set()
-        stack = [family_runtime(self.student).config_class]
-        while stack:
-            cls = stack.pop()
-            for f in dataclasses.fields(cls):
-                tp = field_type(cls, f)
-                if dataclasses.is_dataclass(tp):
-                    stack.append(tp)
-                elif base_type(tp) is tuple:
-                    tuples.add(f.name)
+        tuples = {path.rsplit(".", 1)[-1] for _, _, path, tp in walk_fields(config_class) if base_type(tp) is tuple}
         for key in tuples & set(options):  # widths=3|4|5 (or one number)
             value = options[key]
             options[key] = tuple(int(v) for v in str(value).split("|")) if not isinstance(value, tuple) else value
-        if vectors is not None and self.student in ("bilstm", "cnn"):
-            options.setdefault("vectors", None if vectors == "none" else vectors)
-        return build_student_config(self.student, **options)
+        if vectors is not None and "vectors" in {f.name for f in dataclasses.fields(config_class)}:
+            options.setdefault("vectors", vectors)
+        return family_config(self.student, **options)
 
 
-PRESETS = {
-    "dan-64": Candidate("dan-64", "dan", {"embedding_dim": 64, "hidden_dim": 64}),
-    "dan-128": Candidate("dan-128", "dan", {"embedding_dim": 128, "hidden_dim": 128}),
-    "dan-256": Candidate("dan-256", "dan", {"embedding_dim": 256, "hidden_dim": 128}),
-    "cnn": Candidate("cnn", "cnn", {}),
-    "bilstm": Candidate("bilstm", "bilstm", {}),
-}
+def presets() -> dict[str, Candidate]:
+    """The candidates each registered family offers ``auto`` (``Student.auto_candidates``)."""
+    from .students import FAMILIES
+
+    out = {}
+    for family_name, cls in FAMILIES.items():
+        for name, options in getattr(cls, "auto_candidates", {}).items():
+            out[name] = Candidate(name, family_name, dict(options))
+    return out
+
+
 
 
 def _value(text: str):
@@ -101,15 +99,15 @@ def parse_candidates(spec) -> list[Candidate]:
         for part in (p.strip() for p in parts):
             if not part:
                 continue
-            if part in PRESETS:
-                items.append(PRESETS[part])
+            if part in presets():
+                items.append(presets()[part])
                 continue
             head, *settings = part.split(":")
             label, _, family = head.rpartition("=")  # small=dan:embedding_dim=32 names the candidate "small"
             from .students import FAMILIES
 
             if family not in FAMILIES:
-                raise ConfigError(f"candidate {part!r}: not a preset ({', '.join(PRESETS)}) nor a student family "
+                raise ConfigError(f"candidate {part!r}: not a preset ({', '.join(presets())}) nor a student family "
                                   f"({', '.join(FAMILIES.names())}) with options (dan:embedding_dim=64:hidden_dim=64)")
             options = {}
             for s in settings:
@@ -132,11 +130,13 @@ class AutoConfig:
 
     latency_budget: str | None = option(None, "Most time per text, e.g. 0.2ms or 150us: end to end (raw text in, "
                                               "label out) at --latency-batch, measured here.")
-    min_accuracy: float | None = option(None, "Lowest dev accuracy to accept; alone, the fastest student above it is "
+    min_accuracy: float | None = option(None, "Lowest dev accuracy (multi-label: micro-F1) to accept; alone, the "
+                                              "fastest student above it is "
                                               "kept.")
-    candidates: str = option(",".join(PRESETS), "Students to try, comma-separated: presets (dan-64, dan-128, "
-                                                "dan-256, cnn, bilstm) or family:field=value:... "
-                                                "(small=dan:embedding_dim=32:hidden_dim=32, cnn:widths=3|4).")
+    candidates: str | None = option(None, "Students to try, comma-separated: presets (each family's: dan-64, "
+                                          "dan-128, dan-256, cnn, bilstm) or family:field=value:... "
+                                          "(small=dan:embedding_dim=32:hidden_dim=32, cnn:widths=3|4). Default: "
+                                          "every preset.")
     latency_batch: int = option(1, "Batch size the latency is measured at: 1 (default: one text per request) or 32.")
     measure_texts: int = option(1000, "Dev texts each candidate is timed on (default 1000).")
     measure_teacher: bool = option(True, "Also time the teacher, for the report (default on; a few hundred texts).")
@@ -151,7 +151,10 @@ class AutoConfig:
               f"min_accuracy must be in (0, 1], got {self.min_accuracy}")
         check(self.latency_batch in (1, 32), f"latency_batch must be 1 or 32, got {self.latency_batch}")
         check(self.measure_texts >= 32, f"measure_texts must be >= 32, got {self.measure_texts}")
-        parse_candidates(self.candidates)
+        parse_candidates(self.candidate_list())
+
+    def candidate_list(self) -> str:
+        return self.candidates or ",".join(presets())
 
 
 @dataclass
@@ -228,15 +231,17 @@ def auto(train, dev, out, *, teacher=None, unlabeled=None, config: AutoConfig | 
     """Train the candidates (``config.candidates``) on ``train`` (+ ``unlabeled``) from ``teacher``, measure each on
     ``dev`` here, keep the one that fits the budget, and save it to ``out`` with ``auto.json`` and a report."""
     from .evaluation.report import entries_from_json, write_report
+    from .evaluation.scoring import headline
     from .evaluation.speed import bench_models
     from .persistence import check_can_write, write_dir_atomically, write_json, write_json_atomically
     from .pipeline import distill
+    from .plan import Plan
     from .students import Student
     from .teachers.base import load_teachers
 
     config = config or AutoConfig(latency_budget="0.2ms")
     budget_ms = parse_latency(config.latency_budget)
-    candidates = parse_candidates(config.candidates)
+    candidates = parse_candidates(config.candidate_list())
     train, dev = _read(train, "train"), _read(dev, "dev")
     unlabeled = [_read(u, "unlabeled") for u in (unlabeled or [])]
     out = Path(out)
@@ -266,9 +271,10 @@ def auto(train, dev, out, *, teacher=None, unlabeled=None, config: AutoConfig | 
         else:
             log(f"[{i + 1}/{len(candidates)}] {cand.name}: training a {cand.student} student ...")
             try:
-                _, rep = distill(train, out=cdir, teacher=teachers or None, dev=dev, unlabeled=unlabeled,
-                                 student=cand.student, student_config=configs[cand.name], train_config=train_config,
-                                 cache_root=cache_root, progress=progress, overwrite=True, log=log)
+                plan = Plan.build(train, out=cdir, teacher=teachers or None, dev=dev, unlabeled=unlabeled,
+                                  student=cand.student, student_config=configs[cand.name], train_config=train_config,
+                                  cache=cache_root, overwrite=True)
+                _, rep = distill(plan, progress=progress, log=log)
             except TextdistillError as exc:
                 log(f"[{i + 1}/{len(candidates)}] {cand.name}: skipped, training failed: {exc}")
                 continue
@@ -286,7 +292,7 @@ def auto(train, dev, out, *, teacher=None, unlabeled=None, config: AutoConfig | 
         s = record["student"]
         rate = s[f"batch_{config.latency_batch}"]["end_to_end"]["texts_per_s"]
         row = {"name": cand.name, "family": cand.student, "options": cand.options, "dir": str(cdir.resolve()),
-               "accuracy": (s.get("metrics") or {}).get("accuracy"), "latency_ms": 1000.0 / rate,
+               "accuracy": headline(s.get("metrics")), "latency_ms": 1000.0 / rate,
                "texts_per_s_b32": s["batch_32"]["end_to_end"]["texts_per_s"],
                "texts_per_s_b1": s["batch_1"]["end_to_end"]["texts_per_s"], "disk_bytes": s.get("disk_bytes"),
                "bench": record}

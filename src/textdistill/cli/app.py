@@ -38,28 +38,37 @@ def build_app(only: str | None = None) -> typer.Typer:
     from .serve import make_serve_command
 
     app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                      help="Distill transformer text classifiers into fast CPU students.")
+                      rich_markup_mode=None, help="Distill transformer text classifiers into fast CPU students.")
+    command = _commands(app)
     app.callback()(_global_options)
-    teacher_app = typer.Typer(no_args_is_help=True, help="Make and inspect teachers.")
-    teacher_app.command("finetune")(teachers.finetune)
-    teacher_app.command("report")(teachers.report)
+    teacher_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Make, check and inspect teachers.")
+    teacher_command = _commands(teacher_app)
+    teacher_command("finetune")(teachers.finetune)
+    teacher_command("report")(teachers.report)
     app.add_typer(teacher_app, name="teacher")
-    app.command("label")(teachers.label)
+    command("label")(teachers.label)
     if only in (None, "distill"):
-        app.command("distill")(make_distill_command())
-    app.command("augment")(augment_command)
-    app.command("evaluate")(predict.evaluate)
-    app.command("predict")(predict.predict)
-    app.command("bench")(predict.bench)
-    app.command("compress")(compress.compress)
-    app.command("demo")(predict.demo)
+        command("distill")(make_distill_command())
+    command("augment")(augment_command)
+    command("evaluate")(predict.evaluate)
+    command("predict")(predict.predict)
+    command("bench")(predict.bench)
+    command("compress")(compress.compress)
+    command("demo")(predict.demo)
     if only in (None, "serve"):
-        app.command("serve")(make_serve_command())
-    app.command("export")(export.export)
-    app.command("report")(report.report)
+        command("serve")(make_serve_command())
+    command("export")(export.export)
+    command("report")(report.report)
     if only in (None, "auto"):
-        app.command("auto")(report.make_auto_command())
+        command("auto")(report.make_auto_command())
     return app
+
+
+def _commands(app: typer.Typer):
+    """``app.command`` with the plain grouped --help layout (``flags.GroupedHelp``)."""
+    from .flags import GroupedHelp
+
+    return lambda name: app.command(name, cls=GroupedHelp)
 
 
 def __getattr__(name):
@@ -82,6 +91,27 @@ def _command_name(argv: list[str]) -> str | None:
     return None
 
 
+def _run(app: typer.Typer, argv: list[str]) -> None:
+    """Run the app; a usage error (a missing or unknown option, a bad value) is one line naming the command's
+    --help, not click's box."""
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=argv, prog_name="textdistill", standalone_mode=False)
+        if isinstance(code, int) and code:  # an Exit (130 for a Ctrl-C that ended the command)
+            sys.exit(code)
+    except typer.Abort:
+        raise KeyboardInterrupt from None
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # click's UsageError (typer vendors click and does not export it)
+        if not any(cls.__name__ == "UsageError" for cls in type(exc).__mro__):
+            raise
+        ctx = getattr(exc, "ctx", None)
+        where = ctx.command_path if ctx is not None else "textdistill"
+        say(f"error: {exc.format_message()} (see: {where} --help)")
+        sys.exit(getattr(exc, "exit_code", 2))
+
+
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):
     say(f"warning: {str(message).strip().splitlines()[0]}")
 
@@ -92,7 +122,7 @@ def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     warnings.showwarning = _one_line_warning  # warnings are one line too, never a source excerpt
     try:
-        build_app(only=_command_name(sys.argv[1:]))()
+        _run(build_app(only=_command_name(sys.argv[1:])), sys.argv[1:])
     except TextdistillError as exc:
         code = getattr(exc, "exit_code", 2)
         say(f"{'interrupted' if code == 130 else 'error'}: {exc}")

@@ -19,10 +19,19 @@ def say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def read(path, text=None, pair=None, label=None, require_label=False):
+LabelSepOpt = typer.Option(None, "--label-sep", help="Multi-label: labels separated in one cell by this string.")
+LabelColumnsOpt = typer.Option(None, "--label-columns", help="Multi-label: one 0/1 column per label "
+                               "(comma-separated names).")
+LabelNamesOpt = typer.Option(None, "--label-names", help="A file naming the classes, one per line.")
+
+
+def read(path, text=None, pair=None, label=None, require_label=False, *, label_sep=None, label_columns=None,
+         label_names=None, multi_label=None, allow_empty_text=False):
     from ..data.readers import read_dataset
 
-    return read_dataset(path, text=text, text_pair=pair, label=label, require_label=require_label)
+    return read_dataset(path, text=text, text_pair=pair, label=label, require_label=require_label,
+                        label_sep=label_sep, label_columns=label_columns, label_names=label_names,
+                        multi_label=multi_label, allow_empty_text=allow_empty_text)
 
 
 def cache_root(cache: Optional[Path]):

@@ -27,7 +27,7 @@ def compress(
 ):
     """Shrink a DAN student: fold, prune rows to a budget, store the table as float16 or int8."""
     from ..errors import ConfigError
-    from ..evaluation.metrics import classification_metrics
+    from ..metrics import classification_metrics
     from ..evaluation.speed import dir_size
     from ..persistence import check_can_write
     from ..students.dan import DANStudent

@@ -1,7 +1,8 @@
 """``textdistill distill`` and ``textdistill augment``.
 
 distill's flags are generated from the configs in use: ``TrainConfig``, ``AugmentConfig`` and the config of every
-registered student family (and teacher strategy), so a new family's fields become flags by registering it.
+registered student family, teacher strategy and task type, so a new family's fields become flags by registering it.
+What the flags say becomes a ``Plan`` (``textdistill.plan``), exactly as the Python API's keyword arguments do.
 """
 
 from __future__ import annotations
@@ -13,179 +14,85 @@ from typing import List, Optional
 import typer
 
 from . import flags as cli_flags
-from .common import CacheOpt, LabelCol, PairCol, TextCol, cache_root, load_teacher, read, say
-from .ray_flags import RAY_CONFIGS, ray_flags
-
-
-def strategy_configs() -> list[type]:
-    """The config classes of every registered teacher strategy (their fields are distill flags)."""
-    from ..training.strategies import STRATEGIES
-
-    return list(dict.fromkeys(cls.config_class for _, cls in STRATEGIES.items() if cls.config_class is not None))
-
-
-def distill_configs() -> list[type]:
-    """The config classes whose fields are distill's flags (families and strategies as registered now)."""
-    from ..data.augment import AugmentConfig
-    from ..students import FAMILIES
-    from ..training.config import TrainConfig
-
-    configs = [TrainConfig, AugmentConfig]
-    configs += [cls.config_class for _, cls in FAMILIES.items() if getattr(cls, "config_class", None)]
-    return configs + strategy_configs() + RAY_CONFIGS  # --ray and friends (issue 12)
-
-
-def check_strategy_flags(flags: dict) -> None:
-    """A strategy's flag may be shared with another strategy's (only one is in use), never with a training,
-    augmentation or family flag: the value would go to both."""
-    strategies = set(strategy_configs())
-    for spec in flags.values():
-        owners = {cls for cls, _ in spec.owners}
-        if owners & strategies and owners - strategies:
-            names = ", ".join(sorted(c.__name__ for c in owners))
-            raise TypeError(f"flag {spec.flag} is defined by {names}: a strategy's fields must not share a name with "
-                            f"a training, augmentation or student flag (prefix them with the strategy's name)")
-
-
-def check_training_flags(given: set[str], config, family_loss: str, has_teacher: bool, has_dev: bool) -> None:
-    """A training flag that cannot change anything in this run is an error, before any work: the user expects it
-    to do something (a KD setting without a teacher, a selection setting without a dev set, ...)."""
-    from ..errors import ConfigError
-
-    loss = config.loss or family_loss
-    if not has_teacher:
-        if "loss" in given and loss != "ce":
-            raise ConfigError(f"--loss {loss} needs --teacher (without one the student learns the gold labels: ce)")
-        for name in ("temperature", "alpha", "finetune_epochs", "finetune_lr_scale"):
-            if name in given and not (name == "finetune_epochs" and config.finetune_epochs == 0):  # 0 = as it is
-                raise ConfigError(f"--{name.replace('_', '-')} needs --teacher (without one the student learns the "
-                                  f"gold labels only, in one stage)")
-    elif loss == "ce":
-        for name in ("temperature", "alpha"):
-            if name in given:
-                raise ConfigError(f"--{name} does nothing with --loss ce (gold labels only; the teacher is not used)")
-    elif "temperature" in given and loss != "kl":
-        raise ConfigError(f"--temperature applies to --loss kl, not {loss} (the loss on logits has no temperature)")
-    if has_teacher and "finetune_lr_scale" in given and config.finetune_epochs == 0:
-        raise ConfigError("--finetune-lr-scale does nothing with --finetune-epochs 0")
-    if not has_dev:
-        for name in ("select_metric", "eval_every"):
-            if name in given:
-                raise ConfigError(f"--{name.replace('_', '-')} needs --dev (without a dev set nothing is selected: "
-                                  f"the last epoch's model is kept)")
+from .common import PairCol, TextCol, say
 
 
 def make_distill_command():
+    """``distill``: its fixed options and one option per field of the configs in use (``plan.distill_flags``); the
+    values the user gave go to ``Plan.build``, as the Python API's keyword arguments do."""
+    from ..plan import FIXED, distill_flags
     from ..students import FAMILIES
     from ..training.strategies import STRATEGIES
 
-    fixed = {"train", "out", "teacher", "dev", "unlabeled", "student", "augment", "cache", "max_length",
-             "teacher_batch_size", "overwrite", "text_column", "pair_column", "label_column", "teacher_strategy",
-             "teacher_labels"}
-    flags = cli_flags.collect(distill_configs(), taken=fixed)
-    check_strategy_flags(flags)
+    flags = distill_flags()
     families = ", ".join(f"{name} ({getattr(cls, 'description', '') or name})" for name, cls in FAMILIES.items())
     strategies = ", ".join(STRATEGIES.names())
+    data, teach = "Data", "Teachers"
 
     def distill(
-        train: Path = typer.Option(..., help="Labeled training file (its texts are part of the transfer set)."),
-        out: Path = typer.Option(..., help="Directory to save the student to."),
-        teacher: List[str] = typer.Option([], help="Teacher: a Hugging Face classifier directory or a saved "
-                                          "textdistill student; repeatable (several teachers). Without one the "
-                                          "student learns gold labels only."),
-        teacher_strategy: Optional[str] = typer.Option(None, help=f"How several teachers are combined: {strategies}. "
-                                                       "Default: single for one teacher, mean-logits for several."),
-        teacher_labels: List[str] = typer.Option([], help="For a teacher whose classes have no names: the data's "
-                                                 "label of each of its columns (neg,pos) or a JSON map "
-                                                 "('{\"0\": \"neg\"}' or a .json file); once for all teachers or "
-                                                 "once per --teacher (- for a teacher that needs none)."),
-        dev: Optional[Path] = typer.Option(None, help="Labeled dev file for model selection."),
-        unlabeled: List[Path] = typer.Option([], help="Extra transfer texts labelled by the teacher; repeatable."),
-        student: str = typer.Option("dan", help=f"Student family: {families}."),
-        augment: bool = typer.Option(False, "--augment", help="Add augmented training texts (masking, POS-guided "
-                                     "replacement, n-gram sampling) to the transfer set; needs --teacher."),
-        cache: Optional[Path] = CacheOpt,
-        max_length: Optional[int] = typer.Option(None, help="Teacher truncation (default: the teacher card's)."),
-        teacher_batch_size: Optional[int] = typer.Option(None, help="Texts per teacher forward pass when labelling "
-                                                         "(default 32)."),
-        overwrite: bool = typer.Option(False, help="Replace a non-empty output directory."),
-        text_column: Optional[str] = TextCol, pair_column: Optional[str] = PairCol,
-        label_column: Optional[str] = LabelCol,
+        train: Path = typer.Option(..., help=FIXED["train"], rich_help_panel=data),
+        out: Path = typer.Option(..., help=FIXED["out"]),
+        teacher: List[str] = typer.Option([], help=FIXED["teacher"], rich_help_panel=teach),
+        teacher_strategy: Optional[str] = typer.Option(None, help=f"{FIXED['teacher_strategy']} One of: {strategies}.",
+                                                       rich_help_panel=teach),
+        teacher_labels: List[str] = typer.Option([], help=FIXED["teacher_labels"], rich_help_panel=teach),
+        dev: Optional[Path] = typer.Option(None, help=FIXED["dev"], rich_help_panel=data),
+        unlabeled: List[Path] = typer.Option([], help=FIXED["unlabeled"], rich_help_panel=data),
+        student: str = typer.Option("dan", help=f"{FIXED['student']} One of: {families}."),
+        augment: bool = typer.Option(False, "--augment", help=FIXED["augment"],
+                                     rich_help_panel="Augmentation (--augment)"),
+        cache: Optional[Path] = typer.Option(None, "--cache", help=FIXED["cache"], rich_help_panel=teach),
+        max_length: Optional[int] = typer.Option(None, help=FIXED["max_length"], rich_help_panel=teach),
+        teacher_batch_size: Optional[int] = typer.Option(None, help=FIXED["teacher_batch_size"],
+                                                         rich_help_panel=teach),
+        device: Optional[str] = typer.Option(None, help=FIXED["device"] + " Default: auto."),
+        overwrite: bool = typer.Option(False, help=FIXED["overwrite"]),
+        text_column: Optional[str] = typer.Option(None, help=FIXED["text_column"], rich_help_panel=data),
+        pair_column: Optional[str] = typer.Option(None, help=FIXED["pair_column"], rich_help_panel=data),
+        label_column: Optional[str] = typer.Option(None, help=FIXED["label_column"], rich_help_panel=data),
+        label_sep: Optional[str] = typer.Option(None, help=FIXED["label_sep"], rich_help_panel=data),
+        label_columns: Optional[str] = typer.Option(None, help=FIXED["label_columns"], rich_help_panel=data),
+        label_names: Optional[Path] = typer.Option(None, help=FIXED["label_names"], rich_help_panel=data),
+        multi_label: Optional[bool] = typer.Option(None, "--multi-label/--no-multi-label", show_default=False,
+                                                   help=FIXED["multi_label"], rich_help_panel=data),
         **values,
     ):
         """Distill a teacher into a student (or train a student on gold labels when no teacher is given)."""
-        from ..data.augment import AugmentConfig
-        from ..errors import ConfigError
-        from ..persistence import check_can_write, is_interrupted_model
         from ..pipeline import distill as run_distill
-        from ..pipeline import family_runtime, resolve_strategy
-        from ..training.config import TrainConfig
-        from ..training.resume import resume_dir
+        from ..plan import Plan
 
-        # an interrupted run's checkpoint may be replaced by its own rerun (the pipeline checks it is the same run)
-        check_can_write(out, overwrite or (is_interrupted_model(out) and resume_dir(out).is_dir()))
-        runtime = family_runtime(student)
-        student_config, used = cli_flags.build(runtime.config_class, values, flags, f"--student {student}")
-        train_config, used_train = cli_flags.build(TrainConfig, values, flags, "training")
-        augment_config, used_aug = cli_flags.build(AugmentConfig, values, flags, "augmentation")
-        strategy_name = teacher_strategy or ("single" if len(teacher) <= 1 else "mean-logits")
-        strategy_cls = STRATEGIES.get(strategy_name)
-        strategy_config, used_strategy = None, set()
-        if strategy_cls.config_class is not None:
-            strategy_config, used_strategy = cli_flags.build(strategy_cls.config_class, values, flags,
-                                                             f"--teacher-strategy {strategy_name}")
-        ray_config, used_ray = ray_flags(values, flags)  # issue 12: {} without --ray
-        strategy_owned = set(strategy_configs())
-        for param in sorted(cli_flags.given(values, flags) - used - used_train - used_aug - used_strategy - used_ray):
-            flag = flags[param].flag
-            if any(owner is AugmentConfig for owner, _ in flags[param].owners):
-                raise ConfigError(f"{flag} needs --augment")
-            if any(owner in strategy_owned for owner, _ in flags[param].owners):
-                users = [n for n, c in STRATEGIES.items() if any(o is c.config_class for o, _ in flags[param].owners)]
-                raise ConfigError(f"{flag} applies to --teacher-strategy {' or '.join(users)}, not {strategy_name}")
-            raise ConfigError(f"{flag} does not apply to the {student} student")
-        check_training_flags(used_train, train_config, runtime.default_loss, bool(teacher), dev is not None)
-        plumbing = {"--cache": cache, "--max-length": max_length, "--teacher-batch-size": teacher_batch_size,
-                    "--teacher-labels": teacher_labels or None}
-        unused = [k for k, v in plumbing.items() if v is not None]
-        if not teacher and unused:
-            say(f"note: {', '.join(unused)} {'is' if len(unused) == 1 else 'are'} only used with --teacher; ignored")
-        if teacher:
-            resolve_strategy(strategy_name, len(teacher), strategy_config, dev is not None)  # fail before any work
-        elif used_strategy or teacher_strategy:
-            raise ConfigError("--teacher-strategy and its flags need --teacher")
-        if not augment and used_aug:
-            raise ConfigError(f"{', '.join(flags[p].flag for p in sorted(used_aug))} needs --augment")
-        vectors = getattr(student_config, "vectors", None)
-        if vectors not in (None, "glove", "none", "random") and not Path(vectors).is_file():
-            raise ConfigError(f"--vectors: no such file: {vectors}")
-        if augment and not teacher:
-            raise ConfigError("--augment needs --teacher: the augmented texts have no labels but the teacher's")
-        if augment:
-            import dataclasses
-
-            augment_config = dataclasses.replace(augment_config, seed=train_config.seed)
-        tr = read(train, text_column, pair_column, label_column, require_label=True)
-        dv = read(dev, text_column, pair_column, label_column, require_label=True) if dev else None
-        extra = [read(p, text_column, pair_column, None) for p in unlabeled]
-        teachers = [load_teacher(t, max_length, teacher_batch_size or 32) for t in teacher]
-        _, report = run_distill(tr, out=out, teacher=teachers or None, dev=dv, unlabeled=extra, student=student,
-                                student_config=student_config, train_config=train_config,
-                                augment=augment_config if augment else None, cache_root=cache_root(cache),
-                                overwrite=overwrite, log=say, teacher_strategy=strategy_name if teachers else None,
-                                strategy_config=strategy_config, teacher_labels=teacher_labels or None,
-                                **ray_config)
-        if report.dev:
-            line = f"student dev accuracy {report.dev['accuracy']:.4f}, macro-F1 {report.dev['macro_f1']:.4f}"
-            if report.teacher_dev:
-                who = "teacher" if len(teachers) == 1 else "best teacher"
-                ratio = report.dev['accuracy'] / max(report.teacher_dev['accuracy'], 1e-9)
-                line += (f"; {who} {report.teacher_dev['accuracy']:.4f} (student/teacher {ratio:.1%}), "
-                         f"agreement {report.dev.get('teacher_agreement', float('nan')):.4f}")
-            say(line)
-        say(f"student saved to {out}" + (f" (teacher report: textdistill teacher report {out})" if teachers else ""))
+        options = dict(train=train, out=out, teacher=teacher, teacher_strategy=teacher_strategy,
+                       teacher_labels=teacher_labels or None, dev=dev, unlabeled=unlabeled, student=student,
+                       augment=augment, cache=cache, max_length=max_length, teacher_batch_size=teacher_batch_size,
+                       device=device, overwrite=overwrite, text_column=text_column, pair_column=pair_column,
+                       label_column=label_column, label_sep=label_sep, label_columns=label_columns,
+                       label_names=label_names, multi_label=multi_label)
+        options.update({k: v for k, v in values.items() if v is not None})
+        plan = Plan.build(**options)
+        _, report = run_distill(plan, log=say)
+        say(summary_line(report, len(teacher)))
+        say(f"student saved to {out}" + (f" (teacher report: textdistill teacher report {out})" if teacher else ""))
 
     return cli_flags.with_flags(distill, flags)
+
+
+def summary_line(report, num_teachers: int) -> str:
+    """The run's last words on dev: the student's headline metric, and the teacher's beside it."""
+    if not report.dev:
+        return "no dev set: nothing measured"
+    if report.task == "multi-label":
+        line = (f"student dev micro-F1 {report.dev['micro_f1']:.4f}, macro-F1 {report.dev['macro_f1']:.4f}, "
+                f"subset accuracy {report.dev['subset_accuracy']:.4f}")
+        key = "micro_f1"
+    else:
+        line = f"student dev accuracy {report.dev['accuracy']:.4f}, macro-F1 {report.dev['macro_f1']:.4f}"
+        key = "accuracy"
+    if report.teacher_dev:
+        who = "teacher" if num_teachers == 1 else "best teacher"
+        ratio = report.dev[key] / max(report.teacher_dev[key], 1e-9)
+        agreement = report.dev.get("teacher_agreement", float("nan"))
+        line += f"; {who} {report.teacher_dev[key]:.4f} (student/teacher {ratio:.1%}), agreement {agreement:.4f}"
+    return line
 
 
 def augment_command(

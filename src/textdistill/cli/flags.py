@@ -1,78 +1,93 @@
-"""Command-line flags generated from config dataclasses: every field (nested configs flattened) becomes one
-``--flag`` whose help is the field's, so adding a field, a student family or a teacher strategy adds its flags
-without touching the CLI. Fields of the same name in several configs (``--hidden-dim`` of every family) share one
-flag; the value goes to whichever config is in use.
+"""Command-line flags generated from config dataclasses (``textdistill.config.collect_flags``): every field becomes
+one ``--flag`` whose help is the field's, followed by its default as the dataclass says (per family where families
+share the flag), so the help can never show a default that does not apply.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
-from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 import typer
 
-from ..config import base_type, field_type, is_nested
-from ..errors import ConfigError
+from ..config import Flag, build_config, collect_flags
+
+__all__ = ["Flag", "collect", "build", "with_flags", "help_with_default", "owner_names", "GroupedHelp"]
+
+collect = collect_flags
 
 
-@dataclass
-class Flag:
-    param: str  # the Python parameter name typer passes the value under
-    flag: str  # "--hidden-dim"
-    kind: type  # int, float, str, bool or tuple
-    help: str
-    owners: list = field(default_factory=list)  # (config class, dotted field path)
+def build(cls, values: dict, flags: dict[str, Flag], what: str = ""):
+    """(an instance of config ``cls`` with the given flags that belong to it, the flags it used)."""
+    return build_config(cls, values, flags)
 
 
-def _walk(cls, prefix: str = ""):
-    for f in dataclasses.fields(cls):
-        meta = f.metadata or {}
-        if is_nested(cls, f):
-            yield from _walk(field_type(cls, f), f"{prefix}{f.name}.")
-            continue
-        if meta.get("cli", True) is False:
-            continue
-        yield f, meta, f"{prefix}{f.name}", field_type(cls, f)
+def owner_names() -> dict[type, str]:
+    """Config class -> the name it is known by in --help (a family, a strategy, a task type)."""
+    from ..students import FAMILIES
+    from ..tasks import TASKS
+    from ..training.strategies import STRATEGIES
+
+    names = {}
+    for registry in (FAMILIES, STRATEGIES, TASKS):
+        for name, cls in registry.items():
+            config_class = getattr(cls, "config_class", None)
+            if config_class is not None:
+                names.setdefault(config_class, name)
+    return names
 
 
-def collect(configs: list[type], taken: set[str] = frozenset()) -> dict[str, Flag]:
-    """Flags of the given config classes by parameter name; ``taken`` are names the command already defines."""
-    flags: dict[str, Flag] = {}
-    for cls in configs:
-        for f, meta, path, tp in _walk(cls):
-            name = (meta.get("flag") or f.name).replace("-", "_")
-            if name in taken:
-                raise TypeError(f"{cls.__name__}.{f.name}: flag --{name} clashes with a fixed option")
-            kind = base_type(tp)
-            if kind not in (int, float, str, bool, tuple):
-                kind = str
-            if name in flags:
-                entry = flags[name]
-                if entry.kind is not kind:
-                    entry.kind = str
-                entry.owners.append((cls, path))
-            else:
-                flags[name] = Flag(name, "--" + name.replace("_", "-"), kind, meta.get("help") or "", [(cls, path)])
-    return flags
+def _shown(value) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, tuple):
+        return ",".join(map(str, value))
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def help_with_default(spec: Flag, names: dict[type, str] | None = None) -> str:
+    """The flag's help followed by its default(s): one value, or one per owner ("dan 128, bilstm 200"); none is
+    shown for a default of None (the help says what happens then)."""
+    names = owner_names() if names is None else names
+    defaults = [(names.get(cls, ""), spec.default_of(cls)) for cls, _ in spec.owners]
+    shown = [(who, v) for who, v in defaults if v is not None]
+    if not shown:
+        return spec.help
+    values = {_shown(v) for _, v in shown}
+    if len(values) == 1 and len(shown) == len(defaults):
+        text = _shown(shown[0][1])
+    else:
+        text = ", ".join(f"{who} {_shown(v)}" if who else _shown(v) for who, v in shown)
+    return f"{spec.help} Default: {text}.".strip()
+
+
+def _panel(spec: Flag, names: dict[type, str]) -> str | None:
+    families = {names.get(cls) for cls, _ in spec.owners}
+    if len(spec.owners) > 1 and spec.panel.startswith("Student"):
+        return "Student (several families)" if len(families) > 1 else spec.panel
+    return spec.panel or None
 
 
 def with_flags(func: Callable, flags: dict[str, Flag]) -> Callable:
     """``func`` (taking ``**kwargs`` after its own parameters) with the flags appended to its signature."""
     import typing
 
+    names = owner_names()
     signature = inspect.signature(func)
     hints = typing.get_type_hints(func)  # real types: the wrapper lives in another module than func
     params = [p.replace(annotation=hints.get(p.name, p.annotation)) for p in signature.parameters.values()
               if p.kind is not inspect.Parameter.VAR_KEYWORD]
     for spec in flags.values():
+        text, panel = help_with_default(spec, names), _panel(spec, names)
         if spec.kind is bool:
-            default = typer.Option(None, f"{spec.flag}/--no-{spec.flag[2:]}", help=spec.help, show_default=False)
+            default = typer.Option(None, f"{spec.flag}/--no-{spec.flag[2:]}", help=text, show_default=False,
+                                   rich_help_panel=panel)
             annotation = Optional[bool]
         else:
             annotation = Optional[spec.kind if spec.kind in (int, float) else str]
-            default = typer.Option(None, spec.flag, help=spec.help, show_default=False)
+            default = typer.Option(None, spec.flag, help=text, show_default=False, rich_help_panel=panel)
         params.append(inspect.Parameter(spec.param, inspect.Parameter.KEYWORD_ONLY, default=default,
                                         annotation=annotation))
 
@@ -84,54 +99,20 @@ def with_flags(func: Callable, flags: dict[str, Flag]) -> Callable:
     return wrapper
 
 
-def _convert(value: Any, tp, flag: str):
-    kind = base_type(tp)
-    if kind is tuple:
-        if isinstance(value, (tuple, list)):
-            return tuple(value)
-        try:
-            return tuple(int(v) for v in str(value).split(",") if v.strip())
-        except ValueError:
-            raise ConfigError(f"{flag} must be comma-separated integers, not {value!r}") from None
-    if kind in (int, float) and isinstance(value, str):
-        try:
-            return kind(value)
-        except ValueError:
-            raise ConfigError(f"{flag} must be a number, not {value!r}") from None
-    return value
+class GroupedHelp(typer.core.TyperCommand):
+    """A command whose --help is plain text in groups (Data, Teachers, Training, Student: dan, ...): one line per
+    option where it fits, its description wrapped beside it. ``distill`` has over a hundred options; boxes around
+    them at 80 columns left a 20-character description column."""
 
+    def format_help(self, ctx, formatter) -> None:
+        return super(typer.core.TyperCommand, self).format_help(ctx, formatter)  # skip the boxes
 
-def build(cls, values: dict[str, Any], flags: dict[str, Flag], what: str):
-    """An instance of config ``cls`` with every given flag that belongs to it; ``values`` = {param: value or None}.
-
-    Returns (config, used params). A given flag that belongs to no field of ``cls`` is left for the caller (it may
-    belong to another config of the same command).
-    """
-    used: set[str] = set()
-
-    def make(c, prefix: str, base=None):
-        """``c`` with the given flags applied over ``base`` (the parent's default for a nested config: a family may
-        default its nested config differently from the nested class, e.g. the DAN's min_count)."""
-        kwargs = {}
-        for f in dataclasses.fields(c):
-            path = f"{prefix}{f.name}"
-            if is_nested(c, f):
-                default = (f.default_factory() if f.default_factory is not dataclasses.MISSING else
-                           None if f.default is dataclasses.MISSING else f.default)
-                kwargs[f.name] = make(field_type(c, f), f"{path}.", default)
-                continue
-            for param, spec in flags.items():
-                if values.get(param) is not None and any(o is cls and p == path for o, p in spec.owners):
-                    kwargs[f.name] = _convert(values[param], field_type(c, f), spec.flag)
-                    used.add(param)
-        return dataclasses.replace(base, **kwargs) if base is not None else c(**kwargs)
-
-    try:
-        return make(cls, ""), used
-    except TypeError as exc:  # pragma: no cover - a config that rejects a value type
-        raise ConfigError(f"{what}: {exc}") from None
-
-
-def given(values: dict[str, Any], flags: dict[str, Flag]) -> set[str]:
-    """The generated flags the user set."""
-    return {p for p in flags if values.get(p) is not None}
+    def format_options(self, ctx, formatter) -> None:
+        groups: dict[str, list] = {}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None:
+                groups.setdefault(getattr(param, "rich_help_panel", None) or "Options", []).append(record)
+        for name, rows in groups.items():
+            with formatter.section(name):
+                formatter.write_dl(rows, col_max=34)

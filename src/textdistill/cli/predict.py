@@ -10,7 +10,8 @@ from typing import List, Optional
 import numpy as np
 import typer
 
-from .common import CacheOpt, LabelCol, PairCol, TextCol, cache_root, load_student, load_teacher, read, say
+from .common import (CacheOpt, LabelCol, LabelColumnsOpt, LabelNamesOpt, LabelSepOpt, PairCol, TextCol, cache_root,
+                     load_student, load_teacher, read, say)
 
 
 def evaluate(
@@ -18,40 +19,56 @@ def evaluate(
     data: Path = typer.Option(..., help="Labeled file to evaluate on."),
     teacher: Optional[str] = typer.Option(None, help="Also evaluate this teacher and report agreement."),
     cache: Optional[Path] = CacheOpt,
-    as_json: bool = typer.Option(False, "--json", help="Print metrics as JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print metrics as JSON (multi-label: with per-label "
+                                 "precision, recall, F1 and support)."),
+    threshold: Optional[float] = typer.Option(None, help="Multi-label: one decision threshold for every label "
+                                              "instead of the tuned ones."),
     text_column: Optional[str] = TextCol, pair_column: Optional[str] = PairCol, label_column: Optional[str] = LabelCol,
+    label_sep: Optional[str] = LabelSepOpt, label_columns: Optional[str] = LabelColumnsOpt,
+    label_names: Optional[Path] = LabelNamesOpt,
 ):
-    """Accuracy, macro-F1, Matthews correlation (and agreement with a teacher)."""
-    from ..evaluation.metrics import classification_metrics
-    from ..pipeline import label_texts
-
-    from ..data.readers import read_dataset
+    """Accuracy, macro-F1, Matthews correlation (multi-label: micro/macro/samples-F1, subset accuracy, Hamming loss)
+    and agreement with a teacher."""
+    from ..evaluation.scoring import gold_of, score, teacher_score
 
     student = load_student(model)
-    ds = read_dataset(data, text=text_column, text_pair=pair_column, label=label_column, require_label=True,
-                      allow_empty_text=True)
+    if threshold is not None and not student.multi_label:
+        from ..errors import ConfigError
+
+        raise ConfigError("--threshold applies to multi-label students (this one answers one class per text)")
+    ds = read(data, text_column, pair_column, label_column, require_label=True, label_sep=label_sep,
+              label_columns=label_columns, label_names=label_names, multi_label=student.multi_label,
+              allow_empty_text=True)
     empty = sum(1 for i, t in enumerate(ds.texts) if not t.strip() and (ds.pairs is None or not ds.pairs[i].strip()))
     if empty:
         say(f"warning: {data}: {empty:,} of {len(ds):,} rows have an empty text; they are classified like any other")
-    gold = student.labels.encode(ds.labels, source=ds.source)
-    pred = student.predict_logits(ds.texts, ds.pairs).argmax(-1)
+    gold = gold_of(student, ds, say)
+    logits = student.predict_logits(ds.texts, ds.pairs)
     result = {"student": None, "teacher": None}
-    teacher_pred = None
+    teacher_logits = None
     if teacher:
+        from ..teachers.signal import label_texts
+
         t = load_teacher(teacher, None, 32)
-        teacher_pred = label_texts(t, ds.texts, ds.pairs, student.labels, cache_root(cache)).logits.argmax(-1)
-        result["teacher"] = classification_metrics(gold, teacher_pred, len(student.labels))
-    result["student"] = classification_metrics(gold, pred, len(student.labels), teacher_pred)
+        teacher_logits = label_texts(t, ds.texts, ds.pairs, student.labels, cache_root(cache)).logits[0]
+        result["teacher"] = teacher_score(student, gold, teacher_logits, per_label=as_json)
+    result["student"] = score(student, gold, logits, teacher_logits, per_label=as_json, threshold=threshold)
     if as_json:
         print(json.dumps(result, indent=2))
         return
     for who in ("student", "teacher"):
         m = result[who]
-        if m:
-            extra = f"  agreement {m['teacher_agreement']:.4f}" if "teacher_agreement" in m else ""
+        if not m:
+            continue
+        extra = f"  agreement {m['teacher_agreement']:.4f}" if "teacher_agreement" in m else ""
+        if student.multi_label:
+            extra += f"  teacher micro-F1 {m['teacher_micro_f1']:.4f}" if "teacher_micro_f1" in m else ""
+            print(f"{who:8s} n={m['n']}  micro-F1 {m['micro_f1']:.4f}  macro-F1 {m['macro_f1']:.4f}  samples-F1 "
+                  f"{m['samples_f1']:.4f}  subset accuracy {m['subset_accuracy']:.4f}  Hamming loss "
+                  f"{m['hamming_loss']:.4f}{extra}")
+        else:
             print(f"{who:8s} n={m['n']}  accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  "
                   f"MCC {m['mcc']:.4f}{extra}")
-
 
 
 def predict(
@@ -63,7 +80,13 @@ def predict(
                                "line (stdin too). Or say: text, jsonl, csv, tsv, parquet."),
     jsonl: bool = typer.Option(False, "--jsonl", help='Write JSON lines (and read them: {"text": ..., "text_pair": '
                                '...}; other fields, such as an id, are passed through).'),
-    proba: bool = typer.Option(False, "--proba", help="Also print class probabilities."),
+    proba: bool = typer.Option(False, "--proba", help="Also print class probabilities (multi-label: every label's "
+                               "own probability)."),
+    threshold: Optional[float] = typer.Option(None, help="Multi-label: one decision threshold for every label "
+                                              "instead of the tuned ones (0..1)."),
+    at_least_one: Optional[bool] = typer.Option(None, "--at-least-one/--no-at-least-one", show_default=False,
+                                                help="Multi-label: answer the most likely label when none passes "
+                                                     "(default: as the model was trained)."),
     batch_size: int = typer.Option(256, help="Texts per batch; a batch is answered as soon as it is full or the "
                                    "input pauses."),
     wait_ms: float = typer.Option(20.0, "--wait-ms", help="How long a partial batch waits for more input."),
@@ -75,6 +98,12 @@ def predict(
     check(batch_size >= 1, "--batch-size must be >= 1")
     check(wait_ms >= 0, "--wait-ms must be >= 0")
     student = load_student(model)
+    if not student.multi_label:
+        check(threshold is None and at_least_one is None, "--threshold and --at-least-one apply to multi-label "
+              "students (this one answers one class per text)")
+    from ..students.base import check_threshold
+
+    check_threshold(threshold)
     fmt = input_format(input, format, jsonl)
     if input is not None and format == "auto" and fmt == "text" and str(input).lower().removesuffix(".gz").endswith(
             (".csv", ".tsv", ".tab")):
@@ -102,8 +131,9 @@ def predict(
                     if unknown <= 5:
                         say(f"warning: input {seen + i + 1} has nothing the model knows (no known n-gram or word); "
                             f"its prediction is the model's prior")
-        probs = student.predict_proba(texts, pairs, batch_size=batch_size)
-        write_predictions(sys.stdout, student.labels.names, probs, write_jsonl, proba, batch if write_jsonl else None)
+        logits = student.predict_logits(texts, pairs, batch_size=batch_size)
+        write_predictions(sys.stdout, student, logits, write_jsonl, proba, batch if write_jsonl else None, threshold,
+                          at_least_one)
         seen += len(batch)
     if empty > 5 or unknown > 5:
         say(f"warning: {empty:,} empty inputs and {unknown:,} with nothing the model knows, of {seen:,}")

@@ -35,8 +35,9 @@ def _decode(raw: bytes, source: str, line: int) -> str:
 def looks_like_table(path: Path, fmt: str) -> bool:
     """A .csv/.tsv file is read as a table only if it is one: a header naming a text column, or rows that
     consistently have two or more fields. Anything else is plain text, one text per line."""
-    from ..data.readers import TEXT_NAMES
+    from ..data.readers import TEXT_NAMES, allow_large_fields
 
+    allow_large_fields()
     raw = Path(path).read_bytes()[: 1 << 20]
     if raw[:2] == b"\x1f\x8b":
         import gzip
@@ -63,6 +64,11 @@ def input_format(path: Path | None, fmt: str, jsonl: bool) -> str:
     for .parquet and for .csv/.tsv files that are tables, plain text otherwise (stdin included)."""
     if fmt not in FORMATS:
         raise DataError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if path is not None and str(path) != "-":
+        if not Path(path).exists():
+            raise DataError(f"no such file: {path}")
+        if Path(path).is_dir():
+            raise DataError(f"{path}: is a directory, not a data file")
     if fmt != "auto":
         return fmt
     if jsonl:
@@ -105,14 +111,20 @@ def records(path: Path | None, fmt: str) -> Iterator[dict]:
     """Input records: {"text": ..., "text_pair"?: ..., other fields...}, in input order."""
     source = "stdin" if path is None or str(path) == "-" else str(path)
     if fmt in ("csv", "tsv", "parquet"):
-        from ..data.readers import read_dataset
+        from ..data.readers import parse_dataset, read_dataset
 
-        ds = read_dataset(path, label=None, format=fmt)
+        if source == "stdin":  # a whole table from standard input
+            ds = parse_dataset(sys.stdin.buffer.read(), "stdin", format=fmt)
+        else:
+            ds = read_dataset(path, label=None, format=fmt)
         for i, text in enumerate(ds.texts):
             yield {"text": text} if ds.pairs is None else {"text": text, "text_pair": ds.pairs[i]}
         return
     try:
         for number, raw in _lines(path):
+            if number == 1 and raw.startswith(b"PAR1"):
+                raise DataError(f"{source}: is a Parquet file, not {'JSON lines' if fmt == 'jsonl' else 'text'}; "
+                                f"read it with --format parquet")
             line = _decode(raw, source, number)
             if fmt == "text":
                 yield {"text": line}
@@ -168,21 +180,29 @@ def batches(items: Iterator[dict], batch_size: int, max_wait: float) -> Iterator
         yield batch
 
 
-def write_predictions(stream, names: list[str], probs: np.ndarray, jsonl: bool, proba: bool,
-                      extras: list[dict] | None = None) -> None:
-    best = probs.argmax(axis=-1)
+def write_predictions(stream, student, logits: np.ndarray, jsonl: bool, proba: bool,
+                      extras: list[dict] | None = None, threshold=None, at_least_one=None) -> None:
+    """One line per text: its label (multi-label: its labels joined by commas, an empty line for none), with
+    --proba tab-separated label:probability pairs; JSON lines carry "label" (or "labels", a list) and
+    "probabilities"."""
+    names = student.labels.names
+    probs = student.task.probabilities(logits)
+    decided = student.decide(logits, threshold, at_least_one)
+    answers = student.task.decode(names, decided)
+    multi = student.multi_label
     out = []
-    for i, (row, k) in enumerate(zip(probs, best)):
+    for i, (row, answer) in enumerate(zip(probs, answers)):
         if jsonl:
             obj = {key: v for key, v in (extras[i] if extras else {}).items() if key not in ("text", "text_pair")}
-            obj["label"] = names[k]
+            obj["labels" if multi else "label"] = answer
             if proba:
                 obj["probabilities"] = {n: round(float(p), 6) for n, p in zip(names, row)}
             out.append(json.dumps(obj, ensure_ascii=False))
-        elif proba:
-            out.append(names[k] + "\t" + "\t".join(f"{n}:{p:.6f}" for n, p in zip(names, row)))
-        else:
-            out.append(names[k])
+            continue
+        shown = ",".join(answer) if multi else answer
+        if proba:
+            shown += "\t" + "\t".join(f"{n}:{p:.6f}" for n, p in zip(names, row))
+        out.append(shown)
     if out:
         stream.write("\n".join(out) + "\n")
         stream.flush()

@@ -11,46 +11,65 @@ import typer
 
 from ..distributed.config import RayConfig
 from . import flags as cli_flags
-from .common import CacheOpt, LabelCol, PairCol, TextCol, cache_root, load_student, load_teacher, read, say
-from .ray_flags import ray_flags
+from .common import (CacheOpt, LabelCol, LabelColumnsOpt, LabelNamesOpt, LabelSepOpt, PairCol, TextCol, cache_root,
+                     load_teacher, read, say)
 
 
 def finetune(
     base: str = typer.Option(..., help="Pretrained encoder: a local directory or a hub id (when online)."),
     train: Path = typer.Option(..., help="Labeled training file."),
     out: Path = typer.Option(..., help="Directory to write the teacher to."),
-    dev: Optional[Path] = typer.Option(None, help="Labeled dev file for accuracy and model selection."),
+    dev: Optional[Path] = typer.Option(None, help="Labeled dev file: the dev metric (accuracy; multi-label: "
+                                       "micro-F1) selects the weights kept."),
     epochs: float = typer.Option(1.0), lr: float = typer.Option(5e-5), batch_size: int = typer.Option(32),
     max_length: int = typer.Option(128), weight_decay: float = typer.Option(0.01),
     warmup_ratio: float = typer.Option(0.06), seed: int = typer.Option(0),
     eval_every: Optional[int] = typer.Option(None, help="Evaluate on dev every N steps and keep the best."),
+    device: Optional[str] = typer.Option(None, help="auto (a GPU when there is one), cpu, cuda or cuda:N."),
     overwrite: bool = typer.Option(False, help="Replace a non-empty output directory."),
     text_column: Optional[str] = TextCol, pair_column: Optional[str] = PairCol, label_column: Optional[str] = LabelCol,
+    label_sep: Optional[str] = LabelSepOpt, label_columns: Optional[str] = LabelColumnsOpt,
+    label_names: Optional[Path] = LabelNamesOpt,
+    multi_label: Optional[bool] = typer.Option(None, "--multi-label/--no-multi-label", show_default=False,
+                                               help="Train a multi-label teacher (default: inferred from the data)."),
 ):
-    """Fine-tune a pretrained encoder into a teacher classifier."""
-    from ..data.readers import LabelMap
-    from ..teachers.finetune import FinetuneConfig, finetune_teacher
-
+    """Fine-tune a pretrained encoder into a teacher classifier (multi-label when the data is)."""
     from ..errors import ConfigError
     from ..persistence import check_can_write
+    from ..plan import check_device
+    from ..tasks import infer_task
+    from ..teachers.huggingface import check_model_dir, looks_like_path
+    from ..training.finetune import FinetuneConfig, finetune_teacher
 
     config = FinetuneConfig(epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length,
                             weight_decay=weight_decay, warmup_ratio=warmup_ratio, seed=seed, eval_every=eval_every)
     if eval_every is not None and dev is None:
         raise ConfigError("--eval-every needs --dev (without a dev set the teacher of the last step is kept)")
+    device = check_device(device)
     check_can_write(out, overwrite)  # before reading data and loading the encoder
-    tr = read(train, text_column, pair_column, label_column, require_label=True)
-    labels = LabelMap.from_labels(tr.labels)
-    dv = read(dev, text_column, pair_column, label_column, require_label=True) if dev else None
+    local = Path(base).expanduser()
+    if local.exists() or looks_like_path(base):
+        check_model_dir(local, "base model directory")
+    label_options = dict(label_sep=label_sep, label_columns=label_columns, label_names=label_names)
+    tr = read(train, text_column, pair_column, label_column, require_label=True, multi_label=multi_label,
+              **label_options)
+    task = infer_task(tr.labels, multi_label)
+    names = tr.label_names or task.label_names(tr.labels)
+    if task.name == "single-label" and len(names) < 2:
+        raise ConfigError(f"{train}: need at least two classes, found only {names}")
+    dv = read(dev, text_column, pair_column, label_column, require_label=True,
+              multi_label=task.name == "multi-label", **label_options) if dev else None
+    if task.name != "single-label":
+        say(f"task: {task.name}, {len(names)} labels")
     metrics = finetune_teacher(
-        base, tr.texts, labels.encode(tr.labels, tr.source), len(labels), out, label_names=labels.names,
+        base, tr.texts, task.encode(names, tr.labels, tr.source, say), len(names), out, label_names=names,
         train_pairs=tr.pairs, dev_texts=dv.texts if dv else None, dev_pairs=dv.pairs if dv else None,
-        dev_label_ids=labels.encode(dv.labels, dv.source) if dv else None, config=config, overwrite=overwrite,
+        dev_label_ids=task.encode(names, dv.labels, dv.source, say) if dv else None, config=config,
+        overwrite=overwrite, device=device, task=task,
     )
     shown = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str)) and k != "out_dir"}
     say(f"teacher saved to {out}: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
                                                   for k, v in shown.items()))
-
 
 
 def label(
@@ -73,7 +92,7 @@ def label(
     from ..persistence import check_writable_place
 
     check(chunk_size >= 1 and batch_size >= 1, "--chunk-size and --batch-size must be >= 1")
-    ray, _ = ray_flags(values, LABEL_FLAGS)  # issue 12: {} without --ray
+    ray = ray_option(values, LABEL_FLAGS)
     teachers = load_teachers([load_teacher(t, max_length, batch_size) for t in teacher])
     root = cache_root(cache)
     check_writable_place(root, "--cache")  # the labels go there: fail before labelling, not after the first chunk
@@ -82,7 +101,7 @@ def label(
 
         datasets = [read_dataset(path, text=text_column, text_pair=pair_column, label=None, limit=limit)
                     for path in input]
-        label_corpora_on_ray(teachers, [(ds.texts, ds.pairs) for ds in datasets], cache_root=root, ray=ray["ray"],
+        label_corpora_on_ray(teachers, [(ds.texts, ds.pairs) for ds in datasets], cache_root=root, ray=ray,
                              chunk_size=chunk_size, progress=True, log=say)
         for path, ds in zip(input, datasets):
             say(f"{path}: {len(ds):,} texts labelled (cache {root})")
@@ -92,6 +111,21 @@ def label(
         for t in teachers:
             logits = label_with_cache(t, ds.texts, ds.pairs, cache_root=root, chunk_size=chunk_size, progress=True)
         say(f"{path}: {len(logits):,} texts labelled (cache {root})")
+
+
+def ray_option(values: dict, flags: dict):
+    """The RayConfig the --ray flags describe, or None without --ray (a Ray flag without it is an error)."""
+    from ..config import build_config
+    from ..distributed.cluster import preflight
+    from ..errors import ConfigError
+
+    ray, used = build_config(RayConfig, values, flags)
+    if ray.address is None:
+        if used:
+            raise ConfigError(f"{', '.join(flags[p].flag for p in sorted(used))} needs --ray")
+        return None
+    preflight(ray)
+    return ray
 
 
 LABEL_FLAGS = cli_flags.collect([RayConfig], taken={"teacher", "input", "cache", "max_length", "batch_size",

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import DataError, ModelError, require
 
-__all__ = ["TextDataset", "LabelMap", "read_dataset", "read_texts"]
+__all__ = ["TextDataset", "LabelMap", "LabelFormat", "read_dataset", "read_texts", "read_label_names"]
 
 # Column names recognised when no column is named explicitly (compared lower-cased and stripped), best first.
 TEXT_NAMES = (
@@ -55,6 +55,12 @@ _INT_RE = re.compile(r"[+-]?\d+")
 _INTEGRAL_FLOAT_RE = re.compile(r"([+-]?\d+)\.0*")
 _NUMBER_RE = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _SAMPLE_ROWS = 2000
+
+
+def allow_large_fields() -> None:
+    """Let the csv module read fields of any size (its default limit, 128 KB, fails on long documents)."""
+    if csv.field_size_limit() < 1 << 30:
+        csv.field_size_limit(min(sys.maxsize, (1 << 31) - 1))
 # How a missing value is spelled once it has been written out as text (pandas, numpy, JSON, R): never a class.
 _MISSING_WORDS = frozenset({"nan", "null", "<na>"})
 
@@ -65,8 +71,14 @@ class TextDataset:
 
     texts: list[str]
     pairs: list[str] | None = None
-    labels: list[str] | None = None
+    labels: list | None = None  # a label (str) per text, or for multi-label data a tuple of labels per text
     source: str = ""
+    label_names: list[str] | None = None  # every class, in order, when a names file gave them
+
+    @property
+    def multi_label(self) -> bool:
+        """True when the labels are sets (tuples), one per text."""
+        return bool(self.labels) and isinstance(self.labels[0], tuple)
 
     def __post_init__(self):
         for name in ("pairs", "labels"):
@@ -87,7 +99,7 @@ class TextDataset:
         def pick(values):
             return None if values is None else [values[i] for i in idx]
 
-        return TextDataset(pick(self.texts), pick(self.pairs), pick(self.labels), self.source)
+        return TextDataset(pick(self.texts), pick(self.pairs), pick(self.labels), self.source, self.label_names)
 
 
 def _sort_key(labels: Sequence[str]):
@@ -290,6 +302,7 @@ class _Table:
 
 def _sample_records(text: str, delimiter: str, quoting: int, n: int = 50) -> list[list[str]]:
     """First rows parsed with the csv module, for header detection; the last (maybe cut) record is dropped."""
+    allow_large_fields()
     cut = len(text) >= 65536
     sample = text[:65536]
     if cut:
@@ -503,8 +516,9 @@ def _guess_label(table: _Table, exclude: set[int]) -> int | None:
     return min(found)[2] if found else None
 
 
-def _pick_columns(table: _Table, text, text_pair, label, require_label: bool, name: str):
-    """Positions of the text, pair and label columns: explicit ones first, then known names, then guesses."""
+def _pick_columns(table: _Table, text, text_pair, label, require_label: bool, name: str, taken=frozenset()):
+    """Positions of the text, pair and label columns: explicit ones first, then known names, then guesses.
+    ``taken``: columns that are neither (one 0/1 column per label)."""
     t = _resolve(table, text, "text", name) if text is not None else None
     p = _resolve(table, text_pair, "text_pair", name) if text_pair is not None else None
     lab = _resolve(table, label, "label", name) if label is not None else None
@@ -515,7 +529,7 @@ def _pick_columns(table: _Table, text, text_pair, label, require_label: bool, na
             col = repr(table.names[i]) if table.header else str(i)
             raise DataError(f"{name}: --{what}-column and --{same}-column name the same column ({col}); a column is "
                             f"either the text or the label")
-    used = {x for x in (t, p, lab) if x is not None}
+    used = {x for x in (t, p, lab) if x is not None} | set(taken)
 
     if p is None and table.header:
         low = [str(n).strip().lower() for n in table.names]
@@ -526,7 +540,7 @@ def _pick_columns(table: _Table, text, text_pair, label, require_label: bool, na
                     t, p = ia, ib
                     used |= {ia, ib}
                     break
-    if lab is None:
+    if lab is None and not taken:
         lab = _find_by_name(table, LABEL_NAMES, used)
         if lab is None and not table.header:
             cand = _guess_label(table, used | ({t} if t is not None else {_guess_text(table, used)}))
@@ -565,15 +579,63 @@ def _text_column(table: _Table, i: int, what: str, name: str, allow_empty: bool)
     return out
 
 
-def _label_column(table: _Table, i: int, name: str, explicit: bool) -> list[str] | None:
-    col = f"column {table.names[i]!r}" if table.header else f"column {i}"
-    out = []
-    try:
-        out = [_norm_label(v) for v in table.col(i)]
-    except TypeError:
-        raise DataError(
-            f"{name}: label {col} holds lists (multi-label data); textdistill needs one label per row"
-        ) from None
+def _column_name(table: _Table, i: int) -> str:
+    return f"column {table.names[i]!r}" if table.header else f"column {i}"
+
+
+def _label_set(value, sep: str | None, name: str, col: str, r: int) -> tuple | None:
+    """One row's labels as a tuple when the cell holds a list (JSON) or, with ``sep``, separated labels; None for a
+    single label."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        out = []
+        for x in value:
+            if isinstance(x, (list, tuple, dict, np.ndarray)):
+                raise DataError(f"{name}: label {col} at data row {r + 1} nests a list inside a list")
+            v = _norm_label(x)
+            if v is None:
+                raise DataError(f"{name}: label {col} at data row {r + 1} holds an empty label inside its list")
+            out.append(v)
+        return tuple(dict.fromkeys(out))
+    if sep is None:
+        return None
+    if _is_missing(value):
+        return ()
+    return tuple(dict.fromkeys(x for x in (_norm_label(p) for p in str(value).split(sep)) if x is not None))
+
+
+def _label_column(table: _Table, i: int, name: str, explicit: bool, sep: str | None = None) -> list | None:
+    """One label per row (strings), or a tuple of labels per row for multi-label data: JSON lists, or with ``sep``
+    separated labels (an empty cell is the empty set). A column mixing both forms is an error naming a row."""
+    col = _column_name(table, i)
+    values = table.col(i)
+    out: list = []
+    first_set = first_single = None
+    for r, v in enumerate(values):
+        labels = _label_set(v, sep, name, col, r)
+        if labels is None:
+            if isinstance(v, dict):
+                raise DataError(f"{name}: label {col} at data row {r + 1} is a JSON object, not a label")
+            v = _norm_label(v)
+            if v is not None and first_single is None:
+                first_single = r
+            out.append(v)
+        else:
+            if first_set is None:
+                first_set = r
+            out.append(labels)
+    if first_set is not None and first_single is not None:
+        raise DataError(f"{name}: label {col} mixes single labels (data row {first_single + 1}) and lists of labels "
+                        f"(data row {first_set + 1}); use one form for every row")
+    if first_set is not None:
+        missing = next((r for r, v in enumerate(out) if v is None or isinstance(v, str)), None)
+        if missing is not None:
+            raise DataError(f"{name}: label {col} at data row {missing + 1} is missing; write [] for a text with no "
+                            f"label (rows counted from 1, header excluded)")
+        for r, row in enumerate(out):
+            bad = next((x for x in row if x.lower() in _MISSING_WORDS), None)
+            if bad is not None:
+                raise DataError(f"{name}: label {bad!r} in {col} at data row {r + 1} is a missing value, not a class")
+        return out
     if not explicit and all(v is None for v in out):
         return None  # a label column left blank: treat the file as unlabelled
     for r, v in enumerate(out):
@@ -585,8 +647,107 @@ def _label_column(table: _Table, i: int, name: str, explicit: bool) -> list[str]
     return out
 
 
+_TRUE = {"1", "true", "yes", "1.0"}
+_FALSE = {"0", "false", "no", "0.0", ""}
+
+
+def _label_columns(table: _Table, columns: list[int], name: str) -> list[tuple]:
+    """One 0/1 column per label (the Jigsaw layout): each row's labels are the names of its columns holding 1."""
+    names = [str(table.names[i]) for i in columns]
+    cols = [table.col(i) for i in columns]
+    out = []
+    for r in range(table.nrows):
+        row = []
+        for j, values in enumerate(cols):
+            v = values[r]
+            text = "" if _is_missing(v) else str(v).strip().lower()
+            if text in _TRUE:
+                row.append(names[j])
+            elif text not in _FALSE:
+                raise DataError(f"{name}: label column {names[j]!r} at data row {r + 1} holds {v!r}; label columns "
+                                f"hold 0 or 1")
+        out.append(tuple(row))
+    return out
+
+
+def read_label_names(path) -> list[str]:
+    """Class names from a file, one per line (GoEmotions' emotions.txt): line k names label id k."""
+    data = _check_utf8(_read_bytes(path), str(path))
+    names = [line.strip() for line in data.decode("utf-8").splitlines() if line.strip()]
+    if not names:
+        raise DataError(f"{path}: no label names (one name per line)")
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise DataError(f"{path}: label name {dup!r} is listed twice")
+    return names
+
+
+def _apply_names(labels: list, names: list[str], source: str, names_file: str) -> list:
+    """Label ids (0..K-1, the line of the names file) or names of the file -> names; anything else is an error."""
+    known = set(names)
+
+    def one(x: str, r: int) -> str:
+        if x in known:
+            return x
+        if _INT_RE.fullmatch(x) and 0 <= int(x) < len(names):
+            return names[int(x)]
+        raise DataError(f"{source}: label {x!r} at data row {r + 1} is neither an id (0..{len(names) - 1}) nor a name "
+                        f"in {names_file}; the names file does not match the data")
+
+    return [tuple(one(x, r) for x in v) if isinstance(v, tuple) else one(v, r) for r, v in enumerate(labels)]
+
+
+def _settle_task(labels: list, multi_label: bool | None, source: str) -> list:
+    """Labels in the form of the task: tuples for multi-label data (a single label becomes a set of one), strings
+    for single-label data (sets of exactly one label become that label)."""
+    sets = [v for v in labels if isinstance(v, tuple)]
+    if multi_label:
+        return [v if isinstance(v, tuple) else (v,) for v in labels]
+    if not sets:
+        return labels
+    odd = next((r for r, v in enumerate(labels) if len(v) != 1), None)
+    if odd is None:
+        return [v[0] for v in labels]
+    if multi_label is False:
+        raise DataError(f"{source}: data row {odd + 1} holds {len(labels[odd])} labels; this data is multi-label "
+                        f"(drop --no-multi-label)")
+    return labels
+
+
 # ----------------------------------------------------------------------------------------------------
 # Public readers
+
+
+@dataclass(frozen=True)
+class LabelFormat:
+    """How labels are written when they are not one label per row in one column.
+
+    ``sep``: labels separated in one cell ("3,17"); ``columns``: one 0/1 column per label (names or indexes);
+    ``names``: a file naming the classes, one per line (label k is line k); ``multi_label``: True forces
+    multi-label, False refuses it, None infers it (any row with other than one label)."""
+
+    sep: str | None = None
+    columns: tuple | None = None
+    names: str | None = None
+    multi_label: bool | None = None
+
+    @classmethod
+    def of(cls, value=None, **options) -> "LabelFormat":
+        if isinstance(value, LabelFormat):
+            return value
+        columns = options.get("columns")
+        if isinstance(columns, str):
+            columns = tuple(c.strip() for c in columns.split(",") if c.strip())
+        sep = options.get("sep")
+        if sep is not None:
+            sep = {"\\t": "\t", "tab": "\t", "comma": ",", "space": " "}.get(sep, sep)
+            if not sep:
+                raise DataError("--label-sep must not be empty")
+        return cls(sep, tuple(columns) if columns else None, options.get("names"), options.get("multi_label"))
+
+    @property
+    def is_default(self) -> bool:
+        return self == LabelFormat()
 
 
 def read_dataset(
@@ -601,6 +762,11 @@ def read_dataset(
     require_label: bool = False,
     limit: int | None = None,
     allow_empty_text: bool = False,
+    label_sep: str | None = None,
+    label_columns=None,
+    label_names=None,
+    multi_label: bool | None = None,
+    labels: LabelFormat | None = None,
 ) -> TextDataset:
     """Read one data file into a TextDataset.
 
@@ -609,17 +775,23 @@ def read_dataset(
     ``format`` defaults to the extension (a trailing .gz ignored; gzip is detected from the bytes),
     ``header=None`` detects a header row, ``limit`` reads at most that many rows. An empty text in labelled data
     is an error (nothing to learn from) unless ``allow_empty_text`` (evaluation: the classifier answers it too).
+
+    Multi-label data: JSON lists (``"labels": ["a", "b"]``), ``label_sep`` (labels separated in one cell),
+    ``label_columns`` (one 0/1 column per label) and ``label_names`` (a names file); each row's labels are then a
+    tuple (empty for a text with no label). ``multi_label`` forces (True) or refuses (False) that form.
     """
     name = str(path)
     if limit is not None and limit < 1:
         raise DataError(f"{name}: limit must be at least 1, got {limit}")
+    fmt_labels = labels or LabelFormat.of(sep=label_sep, columns=label_columns, names=label_names,
+                                          multi_label=multi_label)
     data = _read_bytes(path)
     return _parse(data, name, path, text, text_pair, label, format, header, delimiter, require_label, limit,
-                  allow_empty_text)
+                  allow_empty_text, fmt_labels)
 
 
 def _parse(data, name, path, text, text_pair, label, fmt, header, delimiter, require_label, limit,
-           allow_empty_text=False) -> TextDataset:
+           allow_empty_text=False, labels_format: LabelFormat = LabelFormat()) -> TextDataset:
     if not data.strip():
         raise DataError(f"{name}: file is empty")
     if delimiter is not None:
@@ -629,10 +801,17 @@ def _parse(data, name, path, text, text_pair, label, fmt, header, delimiter, req
     fmt = _detect_format(path, data, fmt)
     if fmt == "txt" and delimiter is not None:
         fmt = "tsv" if delimiter == "\t" else "csv"  # a delimiter means the file is a table after all
+    if fmt == "parquet" and data[:4] != b"PAR1":
+        raise DataError(f"{name}: not a Parquet file (it does not start with PAR1); pass --format to read it as "
+                        f"another format")
     if fmt != "parquet":
+        if data[:4] == b"PAR1":
+            raise DataError(f"{name}: is a Parquet file, not {fmt.upper() if fmt != 'txt' else 'plain text'}; read "
+                            f"it as Parquet (a .parquet name, or --format parquet)")
         data = _check_utf8(data, name)
+    lf = labels_format
     if fmt == "txt":
-        if label is not None or text_pair is not None or require_label:
+        if label is not None or text_pair is not None or require_label or lf.columns:
             raise DataError(f"{name}: a plain-text file holds one text per line and has no label or pair columns")
         if text not in (None, 0, "0"):
             raise DataError(f"{name}: a plain-text file has a single column (0); got text={text!r}")
@@ -643,21 +822,49 @@ def _parse(data, name, path, text, text_pair, label, fmt, header, delimiter, req
         table = _read_parquet(data, name, limit)
     else:
         wants_names = any(
-            isinstance(s, str) and not s.strip().isdigit() for s in (text, text_pair, label)
+            isinstance(s, str) and not s.strip().isdigit() for s in (text, text_pair, label, *(lf.columns or ()))
         )
         table = _read_delimited(data, name, fmt, header, delimiter, limit, wants_names)
+    return _from_table(table, name, text, text_pair, label, require_label, allow_empty_text, lf)
 
-    t, p, lab = _pick_columns(table, text, text_pair, label, require_label, name)
-    labels = _label_column(table, lab, name, explicit=label is not None or require_label) if lab is not None else None
-    if labels is None and require_label:
-        raise DataError(f"{name}: the label column {table.names[lab]!r} is empty")
+
+def _from_table(table: _Table, name, text, text_pair, label, require_label, allow_empty_text,
+                lf: LabelFormat) -> TextDataset:
+    taken = ()
+    if lf.columns:
+        if label is not None:
+            raise DataError(f"{name}: --label-column and --label-columns both given; name one label column, or one "
+                            f"0/1 column per label")
+        taken = [_resolve(table, c, "label", name) for c in lf.columns]
+    t, p, lab = _pick_columns(table, text, text_pair, label, require_label and not taken, name, taken=taken)
+    if taken:
+        labels = _label_columns(table, taken, name)
+    elif lab is not None:
+        labels = _label_column(table, lab, name, explicit=label is not None or require_label, sep=lf.sep)
+        if labels is None and require_label:
+            raise DataError(f"{name}: the label column {table.names[lab]!r} is empty")
+    else:
+        labels = None
+    names = None
+    if labels is not None:
+        if lf.names is not None:
+            names = read_label_names(lf.names)
+            labels = _apply_names(labels, names, name, str(lf.names))
+        labels = _settle_task(labels, True if (taken or lf.multi_label) else lf.multi_label, name)
     unlabeled = labels is None or allow_empty_text
     return TextDataset(
         texts=_text_column(table, t, "text", name, unlabeled),
         pairs=_text_column(table, p, "text_pair", name, unlabeled) if p is not None else None,
         labels=labels,
         source=name,
+        label_names=names,
     )
+
+
+def parse_dataset(data: bytes, name: str, *, format: str, text=None, text_pair=None, label=None,
+                  require_label: bool = False) -> TextDataset:
+    """A dataset from bytes already read (standard input): as ``read_dataset`` reads a file of that format."""
+    return _parse(_gunzip(data, name), name, name, text, text_pair, label, format, None, None, require_label, None)
 
 
 def read_texts(path_or_stdin, text=None, *, format: str | None = None, limit: int | None = None) -> list[str]:

@@ -170,3 +170,10 @@ def job_error(exc: BaseException, what: str) -> ClusterError:
             if name != "UserCodeException":
                 return ClusterError(f"{what} failed on Ray: {name}: {match.group(2)}")
     return ClusterError(f"{what} failed on Ray: {type(exc).__name__}: {first_line(exc)}")
+
+
+def preflight(config) -> None:
+    """Before any reading or labelling: Ray is installed, and a remote address answers (one-line errors)."""
+    import_ray()
+    if config.address not in ("auto", "local"):
+        check_reachable(config.address)

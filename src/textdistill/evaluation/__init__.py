@@ -1,5 +1,5 @@
-"""Metrics (numpy only) and side-by-side speed measurement of students and teachers."""
+"""Measuring students and teachers side by side: speed (``speed``) and the report of many models (``report``).
 
-from .metrics import classification_metrics
-
-__all__ = ["classification_metrics"]
+The metrics themselves live at the bottom of the package (``textdistill.metrics``): training and teachers use them
+too.
+"""

@@ -24,11 +24,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError, TextdistillError, require
+from .scoring import headline
 
 FORMAT = "textdistill-report"
 SPEEDS = {"b32": ("texts_per_s", "texts/s at batch 32, end to end"),
           "b1": ("texts_per_s_b1", "texts/s at batch 1, end to end (1 / latency per text)")}
-FAMILY_COLOURS = {"dan": "tab:blue", "cnn": "tab:green", "bilstm": "tab:orange"}
+
+
+def family_colour(family: str | None) -> str:
+    """A student family's colour in plots (the family says: ``Student.report_colour``)."""
+    from ..students import FAMILIES
+
+    return FAMILIES.get(family).report_colour if family in FAMILIES else "tab:purple"
 
 
 @dataclass
@@ -106,14 +113,14 @@ def entries_from_bench(record: dict, source: str, base: Path, name: str | None =
     path = _resolve(s.get("path"), base)
     metrics = s.get("metrics") or {}
     out = [Entry(name=name or Path(str(s.get("path", "student"))).name, kind="student", task=task,
-                 family=s.get("type"), accuracy=accuracy if accuracy is not None else metrics.get("accuracy"),
+                 family=s.get("type"), accuracy=accuracy if accuracy is not None else headline(metrics),
                  macro_f1=metrics.get("macro_f1"), texts_per_s=_rate(s, 32), texts_per_s_b1=_rate(s, 1),
                  disk_bytes=s.get("disk_bytes"), path=path, source=source, hardware=hw)]
     t = record.get("teacher")
     if isinstance(t, dict):
         tm = t.get("metrics") or {}
         out.append(Entry(name=Path(str(t.get("path", "teacher"))).name, kind="teacher", task=task, family="teacher",
-                         accuracy=tm.get("accuracy"), macro_f1=tm.get("macro_f1"), texts_per_s=_rate(t, 32),
+                         accuracy=headline(tm), macro_f1=tm.get("macro_f1"), texts_per_s=_rate(t, 32),
                          texts_per_s_b1=_rate(t, 1), disk_bytes=t.get("disk_bytes"), path=t.get("path"),
                          source=source, hardware=hw))
     return out
@@ -134,7 +141,7 @@ def entries_from_json(data, source: str, base: Path) -> list[Entry]:
         if data.get("teacher_dev") and not any(e.kind == "teacher" and e.accuracy is not None for e in out):
             out.append(Entry(name=data.get("teacher_name") or "teacher", kind="teacher",
                              task=task_name(data.get("dev_file")), family="teacher",
-                             accuracy=data["teacher_dev"].get("accuracy"), source=source))
+                             accuracy=headline(data["teacher_dev"]), source=source))
         return out
     if _is_bench(data):
         return entries_from_bench(data, source, base)
@@ -167,7 +174,7 @@ def find_students(root: Path) -> list[Path]:
         try:
             if json.loads(config.read_text(encoding="utf-8")).get("format") == "textdistill-student":
                 out.append(d)
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError, RecursionError):
             continue
     return out
 
@@ -196,9 +203,13 @@ def collect(folders, data=None, limit: int = 2000, log=None) -> list[Entry]:
                 continue
             try:
                 data_ = json.loads(f.read_text(encoding="utf-8"))
+                entries += entries_from_json(data_, str(f), f.parent)
             except (OSError, ValueError):
                 continue
-            entries += entries_from_json(data_, str(f), f.parent)
+            except RecursionError:  # nested deeper than the reader (or the report) can follow
+                if log is not None:
+                    log(f"warning: skipping {f}: its JSON is nested too deeply to read")
+                continue
     measured_paths = {e.path for e in entries if e.kind == "student" and e.path}
     ds = None
     if data is not None:
@@ -235,15 +246,15 @@ def collect(folders, data=None, limit: int = 2000, log=None) -> list[Entry]:
 
         task = f"dev set of the run on {task_name(meta.get('train_file'))}"  # not measured: grouped by training data
         entries.append(Entry(name=d.name, kind="student", task=task,
-                             family=student.student_type, accuracy=dev.get("accuracy"),
+                             family=student.student_type, accuracy=headline(dev),
                              macro_f1=dev.get("macro_f1"), disk_bytes=dir_size(d), path=resolved,
                              source=str(d / "config.json"),
                              notes=["not measured: pass --data to time it"]))
         teacher_dev = meta.get("teacher_dev") or {}
-        if teacher_dev.get("accuracy") is not None:
+        if headline(teacher_dev) is not None:
             name = Path(str((meta.get("teacher") or {}).get("path", "teacher"))).name
             entries.append(Entry(name=name, kind="teacher", task=task,
-                                 family="teacher", accuracy=teacher_dev["accuracy"], source=str(d / "config.json")))
+                                 family="teacher", accuracy=headline(teacher_dev), source=str(d / "config.json")))
     return merge(entries)
 
 
@@ -315,7 +326,7 @@ def _rows(entries: list[Entry], speed: str):
                _fmt(e.disk_bytes, "mb")]
 
 
-HEADER = ["", "model", "kind", "family", "accuracy", "% of teacher", "texts/s b32", "texts/s b1", "ms/text b1",
+HEADER = ["", "model", "kind", "family", "accuracy (micro-F1 if multi-label)", "% of teacher", "texts/s b32", "texts/s b1", "ms/text b1",
           "disk MB"]
 
 
@@ -391,7 +402,7 @@ def plot(entries: list[Entry], path: Path, task: str, speed: str = "b32", budget
             ax.scatter([x], [e.accuracy], marker="D", s=45, color="grey", zorder=3, label="peer")
         else:
             ax.scatter([x], [e.accuracy], s=70 if e.chosen else 45, zorder=3,
-                       color=FAMILY_COLOURS.get(e.family or "", "tab:purple"), edgecolors="red" if e.chosen else None,
+                       color=family_colour(e.family), edgecolors="red" if e.chosen else None,
                        linewidths=2 if e.chosen else 0, label=e.family or "student")
     front = sorted((e for e in points if e.pareto), key=lambda e: getattr(e, attr))
     if len(front) > 1:

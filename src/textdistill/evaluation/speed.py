@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .metrics import classification_metrics
+from .scoring import gold_of, score, teacher_score
 
 
 def rss_bytes() -> int:
@@ -160,15 +160,15 @@ def bench_models(model_dir, data, teacher=None, limit=2000, teacher_limit=512, r
         "disk_bytes": dir_size(model_dir),
         "rss_added_bytes": rss_bytes() - before}}
     if data.labels is not None:
-        gold = student.labels.encode(data.labels[:limit], source=data.source)
-        pred = student.predict_logits(texts, pairs).argmax(-1)
-        result["student"]["metrics"] = classification_metrics(gold, pred, len(student.labels))
+        gold = gold_of(student, data.subset(range(min(limit, len(data)))))
+        student_logits = student.predict_logits(texts, pairs)
+        result["student"]["metrics"] = score(student, gold, student_logits)
     for bs in batch_sizes:
         m = len(texts) if bs > 1 else min(len(texts), 500)
         result["student"][f"batch_{bs}"] = student_speed(student, texts[:m], None if pairs is None else pairs[:m],
                                                          bs, repeats)
     if teacher is not None:
-        from ..pipeline import align_teacher
+        from ..teachers.alignment import align_teacher
         from ..teachers.huggingface import Teacher
 
         before = rss_bytes()
@@ -182,15 +182,15 @@ def bench_models(model_dir, data, teacher=None, limit=2000, teacher_limit=512, r
                              "rss_added_bytes": rss_bytes() - before, "n_timed": tn}
         if data.labels is not None:
             if cache_root is not None:
-                from ..pipeline import label_texts
+                from ..teachers.signal import label_texts
 
-                tpred = label_texts(t, texts, pairs, student.labels, cache_root).logits.argmax(-1)
+                tlogits = label_texts(t, texts, pairs, student.labels, cache_root).logits[0]
             else:
                 logits = t.logits(texts, pairs, progress=True)
                 order = align_teacher(getattr(t, "label_names", None), logits.shape[1], student.labels)
-                tpred = logits[:, order].argmax(-1)
-            result["teacher"]["metrics"] = classification_metrics(gold, tpred, len(student.labels))
-            result["student"]["metrics"]["teacher_agreement"] = float((tpred == pred).mean())
+                tlogits = logits[:, order]
+            result["teacher"]["metrics"] = teacher_score(student, gold, tlogits)
+            result["student"]["metrics"] = score(student, gold, student_logits, tlogits)
         for bs in batch_sizes:
             m = tn if bs > 1 else min(tn, 128)
             result["teacher"][f"batch_{bs}"] = teacher_speed(t, t_texts[:m], None if t_pairs is None else t_pairs[:m],

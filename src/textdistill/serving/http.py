@@ -154,6 +154,7 @@ class ServedModel:
         describe = getattr(student, "describe", None)
         self.info = {
             "name": name, "family": student.student_type, "labels": self.classes, "pair": self.pair,
+            "task": student.task.name,
             "size_bytes": dir_size(path) if path is not None else None,
             "description": describe() if callable(describe) else None,
             "dev": meta.get("dev"), "teacher_dev": meta.get("teacher_dev"), "teacher": teacher_summary(meta),
@@ -166,12 +167,16 @@ class ServedModel:
         return self.student.predict_logits(texts, pairs)
 
     def answer(self, logits: np.ndarray, probabilities: bool) -> dict:
-        classes = self.classes
-        out: dict = {"labels": [classes[i] for i in logits.argmax(axis=1).tolist()]}
+        """{"labels": a label per text (multi-label: a list of labels per text), "probabilities" and "classes"
+        when asked (multi-label: each label's own probability)."""
+        classes, student = self.classes, self.student
+        if student.multi_label:
+            labels = student.task.decode(classes, student.decide(logits))
+        else:
+            labels = [classes[i] for i in logits.argmax(axis=1).tolist()]
+        out: dict = {"labels": labels}
         if probabilities:
-            from ..students.base import softmax
-
-            out["probabilities"] = softmax(np.array(logits, dtype=np.float32))
+            out["probabilities"] = student.task.probabilities(np.array(logits, dtype=np.float32))
             out["classes"] = classes
         return out
 
@@ -470,9 +475,14 @@ async def read_body(scope, receive, limit: int) -> bytes:
     whole body before reading expects); a longer one is not read at all and the connection is closed.
     """
     cap = max(4 * limit, 16 << 20)
-    declared, expects_continue = None, False
+    declared, expects_continue, encoding = None, False, b"identity"
     for key, value in scope.get("headers", ()):
-        if key == b"content-length":
+        if key == b"content-encoding":
+            encoding = value.strip().lower()
+            if encoding not in (b"gzip", b"identity"):
+                raise RequestError(415, f"Content-Encoding {value.decode('latin-1')!r} is not supported: send the "
+                                   f"body as is or gzip-compressed", close=True)
+        elif key == b"content-length":
             try:
                 declared = int(value)
             except ValueError:
@@ -496,7 +506,22 @@ async def read_body(scope, receive, limit: int) -> bytes:
             raise RequestError(413, f"request body over the limit of {limit:,} bytes (--max-body)", close=not drained)
         chunks.append(chunk)
         if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            return gunzip_body(body, limit) if encoding == b"gzip" else body
+
+
+def gunzip_body(body: bytes, limit: int) -> bytes:
+    """A gzip-encoded request body, decompressed; 400 if it is not gzip, 413 past ``limit`` bytes decompressed."""
+    import zlib
+
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        out = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise RequestError(400, f"Content-Encoding gzip but the body is not gzip data ({exc})") from None
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise RequestError(413, f"request body over the limit of {limit:,} bytes once decompressed (--max-body)")
+    return out
 
 
 async def send_json(send, status: int, data, close: bool = False) -> None:
@@ -557,9 +582,11 @@ def _openapi_models():
         probabilities: bool = Field(False, description="Also return class probabilities.")
 
     class PredictResponse(BaseModel):
-        labels: list[str] = Field(..., description="The predicted label of each text.")
+        labels: list[str] | list[list[str]] = Field(..., description="The predicted label of each text (a "
+                                                    "multi-label model: the list of each text's labels).")
         probabilities: list[list[float]] | None = Field(None, description="Per text, the probability of each class "
-                                                        "in the order of 'classes' (when asked for).")
+                                                        "in the order of 'classes' (when asked for; multi-label: "
+                                                        "each label's own probability).")
         classes: list[str] | None = Field(None, description="Column order of 'probabilities'.")
 
     class ErrorResponse(BaseModel):

@@ -35,12 +35,16 @@ EXTERNAL_DATA_BYTES = 1_800_000_000  # protobuf files stop at 2 GB: larger weigh
 TOLERANCE = 1e-4
 
 
-class _Graph:
-    """A small builder over onnx.helper: unique names, initializers, nodes."""
+class Graph:
+    """A small builder over onnx.helper: unique names, initializers, nodes; each student family builds its graph
+    with it (``Student.onnx_graph``). ``INT64``, ``INT32`` and ``FLOAT`` are ONNX element types."""
 
     def __init__(self):
         self.onnx = require("onnx", "onnx")
         from onnx import helper, numpy_helper
+
+        self.INT64, self.INT32, self.FLOAT = (self.onnx.TensorProto.INT64, self.onnx.TensorProto.INT32,
+                                              self.onnx.TensorProto.FLOAT)
 
         self.helper, self.numpy_helper = helper, numpy_helper
         self.nodes, self.initializers, self.inputs, self.outputs = [], [], [], []
@@ -117,174 +121,38 @@ class _Graph:
         diff = self.op("Abs", self.op("Sub", h1, h2))
         return self.op("Concat", h1, h2, prod, diff, axis=1)
 
-
-# -- DAN --------------------------------------------------------------------------------------------------------
-def _dan_pool(g: _Graph, rows: str, offsets: str, table: str, scales: str | None, dtype: str) -> str:
-    """Mean of each text's table rows: one Gather of all rows, a segment sum (ScatterND with add, segment ids from
-    a cumulative sum of the text starts), then divide by the counts. Linear in the number of rows: no padding to the
-    longest text (3.5x faster than a padded [texts, longest] layout on IMDB reviews)."""
-    i64 = np.int64
-    TP = g.onnx.TensorProto
-    n = g.op("Shape", rows)  # [1]
-    batch = g.op("Shape", offsets)  # [1]
-    vectors = g.op("Gather", table, rows, axis=0)  # [N, D]
-    if dtype != "float32":
-        vectors = g.op("Cast", vectors, to=TP.FLOAT)
-    if scales is not None:
-        vectors = g.op("Mul", vectors, g.op("Unsqueeze", g.op("Gather", scales, rows, axis=0),
-                                            g.const([1], dtype=i64)))
-    # segment id of each row: marks[offsets[b]] += 1, cumulative sum, minus one (empty texts are skipped over)
-    zero = g.const(np.zeros(1, dtype=i64))
-    marks = g.op("ConstantOfShape", g.op("Add", n, g.const([1], dtype=i64)), value=g.numpy_helper.from_array(
-        np.zeros(1, dtype=i64)))
-    ones = g.op("ConstantOfShape", batch, value=g.numpy_helper.from_array(np.ones(1, dtype=i64)))
-    marks = g.op("ScatterElements", marks, offsets, ones, axis=0, reduction="add")
-    segment = g.op("Sub", g.op("CumSum", marks, g.const(0, dtype=i64)), g.const(1, dtype=i64))
-    segment = g.op("Unsqueeze", g.op("Slice", segment, zero, n), g.const([1], dtype=i64))  # [N, 1]
-    dim = g.op("Slice", g.op("Shape", table), g.const([1], dtype=i64), g.const([2], dtype=i64))
-    sums = g.op("ConstantOfShape", g.op("Concat", batch, dim, axis=0),
-                value=g.numpy_helper.from_array(np.zeros(1, dtype=np.float32)))
-    sums = g.op("ScatterND", sums, segment, vectors, reduction="add")  # [B, D]
-    ends = g.op("Concat", g.op("Slice", offsets, g.const([1], dtype=i64), g.const([np.iinfo(i64).max], dtype=i64)),
-                n, axis=0)
-    counts = g.op("Max", g.op("Sub", ends, offsets), g.const(1, dtype=i64))
-    divisor = g.op("Unsqueeze", g.op("Cast", counts, to=TP.FLOAT), g.const([1], dtype=i64))
-    return g.op("Div", sums, divisor)
-
-
-def _dan_graph(student) -> _Graph:
-    g = _Graph()
-    TP = g.onnx.TensorProto
-    table = np.asarray(student.embedding)
-    dtype = str(table.dtype)
-    t = g.const(table, "embedding")
-    s = None if student.scales is None else g.const(np.asarray(student.scales, dtype=np.float32), "embedding.scale")
-    sides = [("rows", "offsets")] + ([("rows_pair", "offsets_pair")] if student.pair else [])
-    pooled = []
-    for rows_name, offsets_name in sides:
-        g.input(rows_name, TP.INT64, ["n_rows" if rows_name == "rows" else "n_rows_pair"])
-        g.input(offsets_name, TP.INT64, ["batch"])
-        pooled.append(_dan_pool(g, rows_name, offsets_name, t, s, dtype))
-    h = g.pair_features(*pooled) if student.pair else pooled[0]
-    weights = {"hidden.bias": student.b1, "output.weight": student.w2, "output.bias": student.b2}
-    if not student.folded:
-        weights["hidden.weight"] = student.w1
-    g.head(h, weights, folded=student.folded)
-    g.output("logits", TP.FLOAT, ["batch", len(student.labels)])
-    return g
-
-
-# -- BiLSTM and CNN ---------------------------------------------------------------------------------------------
-def _lstm_gates(w: np.ndarray) -> np.ndarray:
-    """torch's gate blocks (i, f, g, o) in ONNX's order (i, o, f, c) along the first axis."""
-    i, f, c, o = np.split(np.asarray(w, dtype=np.float32), 4, axis=0)
-    return np.concatenate([i, o, f, c], axis=0)
-
-
-def _bilstm_encoder(g: _Graph, student, ids: str, lengths: str) -> str:
-    i64 = np.int64
-    w = student.weights
-    emb = g.const(np.asarray(w["embedding.weight"], dtype=np.float32), "embedding.weight")
-    W = g.const(np.stack([_lstm_gates(w["lstm.weight_ih_l0"]), _lstm_gates(w["lstm.weight_ih_l0_reverse"])]), "lstm.W")
-    R = g.const(np.stack([_lstm_gates(w["lstm.weight_hh_l0"]), _lstm_gates(w["lstm.weight_hh_l0_reverse"])]), "lstm.R")
-    B = g.const(np.stack([np.concatenate([_lstm_gates(w["lstm.bias_ih_l0"]), _lstm_gates(w["lstm.bias_hh_l0"])]),
-                          np.concatenate([_lstm_gates(w["lstm.bias_ih_l0_reverse"]),
-                                          _lstm_gates(w["lstm.bias_hh_l0_reverse"])])]), "lstm.B")
-    x = g.op("Transpose", g.op("Gather", emb, ids, axis=0), perm=[1, 0, 2])  # [T, B, E]
-    seq = g.op("Cast", lengths, to=g.onnx.TensorProto.INT32)
-    _, y_h, _ = g.ops("LSTM", [x, W, R, B, seq], 3, direction="bidirectional", hidden_size=student.lstm_dim)
-    h = g.op("Transpose", y_h, perm=[1, 0, 2])  # [B, 2, H]: forward, backward
-    return g.op("Reshape", h, g.const([0, 2 * student.lstm_dim], dtype=i64))
-
-
-def _cnn_encoder(g: _Graph, student, ids: str, lengths: str) -> str:
-    i64 = np.int64
-    FLOAT = g.onnx.TensorProto.FLOAT
-    w = student.weights
-    emb = g.const(np.asarray(w["embedding.weight"], dtype=np.float32), "embedding.weight")
-    x = g.op("Gather", emb, ids, axis=0)  # [B, T, E]
-    width = g.scalar_dim(ids, 1)
-    steps = g.op("Unsqueeze", g.op("Range", g.const(0, dtype=i64), width, g.const(1, dtype=i64)),
-                 g.const([0], dtype=i64))  # [1, T]
-    lengths_col = g.op("Unsqueeze", lengths, g.const([1], dtype=i64))  # [B, 1]
-    inside = g.op("Cast", g.op("Less", steps, lengths_col), to=FLOAT)
-    x = g.op("Mul", x, g.op("Unsqueeze", inside, g.const([2], dtype=i64)))  # taps past the end read zeros
-    widest = max(student.widths)
-    missing = g.op("Max", g.op("Sub", g.const(widest, dtype=i64), width), g.const(0, dtype=i64))
-    pads = g.op("Concat", g.const([0, 0, 0, 0], dtype=i64), g.op("Unsqueeze", missing, g.const([0], dtype=i64)),
-                g.const([0], dtype=i64), axis=0)
-    x = g.op("Transpose", g.op("Pad", x, pads), perm=[0, 2, 1])  # [B, E, max(T, widest)]
-    padded_width = g.scalar_dim(x, 2)
-    features = []
-    for j, k in enumerate(student.widths):
-        conv = g.op("Conv", x, g.const(np.asarray(w[f"convs.{j}.weight"], dtype=np.float32), f"convs.{j}.weight"),
-                    g.const(np.asarray(w[f"convs.{j}.bias"], dtype=np.float32), f"convs.{j}.bias"),
-                    kernel_shape=[k])  # [B, F, W - k + 1]
-        n_windows = g.op("Sub", padded_width, g.const(k - 1, dtype=i64))
-        starts = g.op("Unsqueeze", g.op("Range", g.const(0, dtype=i64), n_windows, g.const(1, dtype=i64)),
-                      g.const([0], dtype=i64))  # [1, windows]
-        last = g.op("Max", g.op("Sub", lengths_col, g.const(k, dtype=i64)), g.const(0, dtype=i64))  # [B, 1]
-        valid = g.op("Unsqueeze", g.op("LessOrEqual", starts, last), g.const([1], dtype=i64))  # [B, 1, windows]
-        masked = g.op("Where", valid, conv, g.const(np.float32(-np.inf)))
-        features.append(g.op("Relu", g.op("ReduceMax", masked, axes=[2], keepdims=0)))
-    return g.op("Concat", *features, axis=1) if len(features) > 1 else features[0]
-
-
-def _sequence_graph(student) -> _Graph:
-    g = _Graph()
-    TP = g.onnx.TensorProto
-    encoder = _bilstm_encoder if student.student_type == "bilstm" else _cnn_encoder
-    sides = [("ids", "lengths")] + ([("ids_pair", "lengths_pair")] if student.pair else [])
-    encoded = []
-    for ids, lengths in sides:
-        suffix = "" if ids == "ids" else "_pair"
-        g.input(ids, TP.INT64, ["batch", f"width{suffix}"])
-        g.input(lengths, TP.INT64, ["batch"])
-        encoded.append(encoder(g, student, ids, lengths))
-    h = g.pair_features(*encoded) if student.pair else encoded[0]
-    g.head(h, student.weights)
-    g.output("logits", TP.FLOAT, ["batch", len(student.labels)])
-    return g
+    def filled(self, shape: str, value, dtype) -> str:
+        """A tensor of ``shape`` (an int64 1-D tensor) filled with ``value``."""
+        return self.op("ConstantOfShape", shape, value=self.numpy_helper.from_array(np.full(1, value, dtype=dtype)))
 
 
 def build_onnx(student):
-    """The ONNX model (an ``onnx.ModelProto``) of a DAN, BiLSTM or CNN student."""
-    kind = student.student_type
-    if kind == "dan":
-        g = _dan_graph(student)
-        doc = ("textdistill DAN. Inputs: rows int64 [N] (table rows of every text's known n-grams, concatenated), "
-               "offsets int64 [B] (start of each text in rows)" + (", rows_pair, offsets_pair (the second texts)"
-                                                                   if student.pair else "")
-               + ". Output: logits float32 [B, classes]. The rows come from the featurizer: see the "
-               "featurizer specification (.featurizer.json).")
-    elif kind in ("bilstm", "cnn"):
-        g = _sequence_graph(student)
-        doc = (f"textdistill {kind}. Inputs: ids int64 [B, T] (word ids padded with 0), lengths int64 [B]"
-               + (", ids_pair, lengths_pair" if student.pair else "")
-               + ". Output: logits float32 [B, classes]. Word ids: see the featurizer specification.")
+    """The ONNX model (an ``onnx.ModelProto``) of a student: the family builds the graph (``onnx_graph``); a
+    ``probabilities`` output is added (softmax, or a sigmoid per label for a multi-label student, whose tuned
+    thresholds go into the metadata)."""
+    g = Graph()
+    doc = student.onnx_graph(g)
+    g.output("logits", g.FLOAT, ["batch", len(student.labels)])
+    if student.multi_label:
+        g.op("Sigmoid", "logits", out="probabilities")
     else:
-        raise ConfigError(f"export to ONNX supports dan, bilstm and cnn students, not {kind!r}")
-    meta = {"textdistill.family": kind, "textdistill.classes": ",".join(student.classes_),
-            "textdistill.pair": int(bool(student.pair))}
-    return g.model(doc, meta)
+        g.op("Softmax", "logits", out="probabilities", axis=1)
+    g.output("probabilities", g.FLOAT, ["batch", len(student.labels)])
+    meta = {"textdistill.family": student.student_type, "textdistill.classes": ",".join(student.classes_),
+            "textdistill.pair": int(bool(getattr(student, "pair", False))), "textdistill.task": student.task.name}
+    if student.multi_label:
+        thresholds = student.decision.get("thresholds") or [0.5] * len(student.labels)
+        meta["textdistill.thresholds"] = ",".join(f"{t:g}" for t in thresholds)
+        meta["textdistill.at_least_one"] = int(bool(student.decision.get("at_least_one")))
+    return g.model(doc + (" Output probabilities: an independent sigmoid per label; a label is predicted when it "
+                          "reaches its threshold (metadata textdistill.thresholds)." if student.multi_label else ""),
+                   meta)
 
 
 # -- running and checking ---------------------------------------------------------------------------------------
 def onnx_inputs(student, texts, pairs=None) -> dict[str, np.ndarray]:
-    """The graph's inputs for raw texts, from the student's own featurizer."""
-    from ..featurizers.words import pad_batch
-
-    features = student.featurize(list(texts), None if pairs is None else list(pairs))
-    names = [("rows", "offsets"), ("rows_pair", "offsets_pair")] if student.student_type == "dan" else \
-        [("ids", "lengths"), ("ids_pair", "lengths_pair")]
-    feeds = {}
-    for (a, b), (ids, offsets) in zip(names, features):
-        if student.student_type == "dan":
-            feeds[a], feeds[b] = np.asarray(ids, dtype=np.int64), np.asarray(offsets, dtype=np.int64)
-        else:
-            padded, lengths = pad_batch(ids, offsets)
-            feeds[a], feeds[b] = padded, lengths.astype(np.int64)
-    return feeds
+    """The graph's inputs for raw texts, from the student's own featurizer (``Student.onnx_feeds``)."""
+    return student.onnx_feeds(list(texts), None if pairs is None else list(pairs))
 
 
 class OnnxModel:

@@ -12,9 +12,15 @@ from typing import Callable, ClassVar, Sequence
 import numpy as np
 
 from ..data.readers import LabelMap
-from ..errors import DataError, ModelError
+from ..errors import ConfigError, DataError, ModelError
 from ..persistence import FORMAT_NAME, FORMAT_VERSION, read_json, write_dir_atomically, write_json
 from ..registry import Registry
+from ..tasks import get_task
+
+# Help texts of the options families share (one text per option: --help shows each family's default after it).
+EMBEDDING_HELP = "Embedding width (bilstm/cnn: the vectors' when not given)."
+EMBEDDING_LR_HELP = ("Learning rate of the embedding table (dan: 1e-3 from ~20k transfer texts up, raised up to 0.03 "
+                     "on fewer when not given).")
 
 # The one registry of student families: name -> runtime class. The runtime names its config dataclass (whose
 # fields are the family's `distill` flags) and its training adapter (imported only to train: it needs torch).
@@ -43,8 +49,28 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return z
 
 
+def check_threshold(threshold) -> float | None:
+    """A decision threshold given at prediction time: a number in [0, 1], or None."""
+    if threshold is None:
+        return None
+    try:
+        value = float(threshold)
+    except (TypeError, ValueError):
+        raise ConfigError(f"threshold must be a number in [0, 1], not {threshold!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise ConfigError(f"threshold must be in [0, 1], got {value:g}")
+    return value
+
+
 class Student:
-    """Base class: subclasses implement ``logits_batch``, ``_save_weights`` and ``_load``."""
+    """Base class: subclasses implement ``logits_batch``, ``_save_weights`` and ``_load``.
+
+    The family interface: a runtime class registered here (``@register``) names its config dataclass (whose fields
+    are its ``distill`` options), its training adapter (torch), and how it takes part in the rest of the toolkit:
+    ``onnx_graph``/``onnx_feeds`` (export), ``featurizer_spec_body`` (the featurizer specification),
+    ``auto_candidates`` (what ``auto`` tries), ``compressible``/``compressed`` (``compress``) and ``report_colour``.
+    A family that does not implement one of them gets a one-line error from the command that needs it.
+    """
 
     student_type: ClassVar[str] = ""
     default_batch_size: ClassVar[int] = 256
@@ -54,6 +80,10 @@ class Student:
     training_adapter: ClassVar[object] = None
     default_loss: ClassVar[str] = "kl"
     description: ClassVar[str] = ""
+    auto_candidates: ClassVar[dict] = {}  # name -> config options of the candidates ``auto`` tries by default
+    compressible: ClassVar[bool] = False  # ``compress`` applies (the family implements ``compressed``)
+    report_colour: ClassVar[str] = "tab:gray"  # its points in report plots
+    pair: bool = False  # classifies text pairs (set by a family that can)
 
     @classmethod
     def adapter_class(cls):
@@ -65,6 +95,12 @@ class Student:
     def __init__(self, labels: LabelMap, metadata: dict | None = None):
         self.labels = labels
         self.metadata = metadata or {}
+        self.task = get_task("single-label")  # set by training or loading: how outputs become answers
+        self.decision: dict = {}  # what the task decides with (multi-label: per-label thresholds tuned on dev)
+
+    @property
+    def multi_label(self) -> bool:
+        return self.task.name == "multi-label"
 
     # -- prediction ------------------------------------------------------------------------------------------
     @property
@@ -108,13 +144,28 @@ class Student:
         return np.concatenate(out, axis=0)
 
     def predict_proba(self, texts, pairs=None, batch_size: int | None = None) -> np.ndarray:
-        """Class probabilities, columns in the order of ``classes_``."""
-        return softmax(self.predict_logits(texts, pairs, batch_size))
+        """Class probabilities (softmax), or for a multi-label student each label's independent probability
+        (sigmoid); columns in the order of ``classes_``."""
+        return self.task.probabilities(self.predict_logits(texts, pairs, batch_size))
 
-    def predict(self, texts, pairs=None, batch_size: int | None = None) -> list[str]:
-        """The predicted label (as named in the training data) of each text."""
-        ids = self.predict_logits(texts, pairs, batch_size).argmax(axis=-1)
-        return self.labels.decode(ids)
+    def decide(self, logits: np.ndarray, threshold=None, at_least_one: bool | None = None) -> np.ndarray:
+        """Raw outputs -> decisions: class ids, or a 0/1 matrix of labels (multi-label: the student's tuned
+        thresholds, or one ``threshold`` for every label; ``at_least_one``: the most likely label when none
+        passes)."""
+        decision = dict(self.decision)
+        value = check_threshold(threshold)
+        if value is not None:
+            decision["thresholds"] = None if not self.multi_label else [value] * len(self.labels)
+        if at_least_one is not None:
+            decision["at_least_one"] = bool(at_least_one)
+        return self.task.decide(logits, decision)
+
+    def predict(self, texts, pairs=None, batch_size: int | None = None, threshold=None,
+                at_least_one: bool | None = None) -> list:
+        """The predicted label (as named in the training data) of each text; for a multi-label student the list
+        of its labels (possibly empty)."""
+        logits = self.predict_logits(texts, pairs, batch_size)
+        return self.task.decode(self.labels.names, self.decide(logits, threshold, at_least_one))
 
     # -- persistence -----------------------------------------------------------------------------------------
     def config(self) -> dict:
@@ -139,6 +190,7 @@ class Student:
                     "format_version": FORMAT_VERSION,
                     "student_type": self.student_type,
                     **self.config(),
+                    **({"task": self.task.name, "decision": self.decision} if self.multi_label else {}),
                     "metadata": self.metadata,
                 },
             )
@@ -163,8 +215,11 @@ class Student:
         config = read_json(path / "config.json")
         if config.get("format") != FORMAT_NAME:
             raise ModelError(f"{path}: config.json is not a textdistill student (format={config.get('format')!r})")
-        if config.get("format_version", 0) > FORMAT_VERSION:
-            raise ModelError(f"{path}: saved by a newer textdistill (format {config['format_version']}); upgrade")
+        version = config.get("format_version", 0)
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise ModelError(f"{path}/config.json: format_version must be an integer, not {version!r}")
+        if version > FORMAT_VERSION:
+            raise ModelError(f"{path}: saved by a newer textdistill (format {version}); upgrade")
         kind = config.get("student_type")
         if not isinstance(kind, str) or kind not in FAMILIES:
             raise ModelError(f"{path}: unknown student type {kind!r} (known: {', '.join(FAMILIES.names())})")
@@ -177,10 +232,75 @@ class Student:
             raise ModelError(f"{path}/labels.json: corrupt label map ({exc})") from None
         import inspect
 
+        task, decision = _task_of(path, config, len(labels))
         if "mmap" in inspect.signature(target._load).parameters:
-            return target._load(path, config, labels, mmap=mmap)
-        return target._load(path, config, labels)  # a family that reads its files its own way
+            student = target._load(path, config, labels, mmap=mmap)
+        else:
+            student = target._load(path, config, labels)  # a family that reads its files its own way
+        student.task, student.decision = task, decision
+        return student
 
     @classmethod
     def _load(cls, path: Path, config: dict, labels: LabelMap, mmap: bool = True) -> "Student":
         raise NotImplementedError
+
+    # -- the family's part in export, specs, auto and compress (see the class docstring) -----------------------
+    def onnx_graph(self, graph) -> None:
+        """Build this student's ONNX graph with ``graph`` (``serving.onnx.Graph``): inputs, body and ``logits``."""
+        raise ConfigError(f"the {self.student_type} family cannot be exported to ONNX (it defines no graph)")
+
+    def onnx_feeds(self, texts, pairs=None) -> dict[str, np.ndarray]:
+        """The ONNX graph's inputs for raw texts, from the student's own featurizer."""
+        raise ConfigError(f"the {self.student_type} family cannot be exported to ONNX (it defines no inputs)")
+
+    def featurizer_spec_body(self, texts: list[str]) -> dict:
+        """How text becomes this student's inputs (the featurizer specification), with test vectors for ``texts``."""
+        raise ConfigError(f"no featurizer specification for {self.student_type} students")
+
+    def compressed(self, **options) -> "Student":
+        raise ConfigError(f"compress works on {', '.join(n for n, c in FAMILIES.items() if c.compressible)} "
+                          f"students (this one is {self.student_type})")
+
+
+def _task_of(path: Path, config: dict, num_labels: int):
+    """(task, decision) of a saved student: single-label unless config.json says otherwise; thresholds checked."""
+    name = config.get("task", "single-label")
+    try:
+        task = get_task(name)
+    except ConfigError:
+        raise ModelError(f"{path}/config.json: unknown task {name!r}") from None
+    decision = config.get("decision") or {}
+    if not isinstance(decision, dict):
+        raise ModelError(f"{path}/config.json: decision must be an object, not {type(decision).__name__}")
+    thresholds = decision.get("thresholds")
+    if thresholds is not None:
+        ok = isinstance(thresholds, list) and len(thresholds) == num_labels and all(
+            isinstance(t, (int, float)) and not isinstance(t, bool) and 0 <= t <= 1 for t in thresholds)
+        if not ok:
+            raise ModelError(f"{path}/config.json: decision thresholds must be {num_labels} numbers in [0, 1]")
+    return task, decision
+
+
+def family(name: str):
+    """The registered runtime class of student family ``name`` (a one-line error for an unknown one)."""
+    if name not in FAMILIES:
+        raise ConfigError(f"unknown student {name!r} (choose from: {', '.join(FAMILIES.names())})")
+    return FAMILIES.get(name)
+
+
+def family_config(name: str, **options):
+    """The config of student family ``name`` with options named as its ``distill`` flags or its fields (nested
+    configs, such as the DAN's n-gram settings, take the options that name their fields). An option the family does
+    not have is an error."""
+    from ..config import build_config, collect_flags
+
+    config_class = family(name).config_class
+    flags = collect_flags([config_class])
+    by_field = {path.rsplit(".", 1)[-1]: param for param, spec in flags.items() for _, path in spec.owners}
+    values = {}
+    for key, value in options.items():
+        param = key if key in flags else by_field.get(key)
+        if param is None:
+            raise ConfigError(f"--{key.replace('_', '-')} does not apply to the {name} student")
+        values[param] = value
+    return build_config(config_class, values, flags)[0]

@@ -15,7 +15,7 @@ from ..errors import check
 from ..featurizers.embeddings import GLOVE
 from ..featurizers.words import WordConfig
 from .base import register
-from .sequence import EMBEDDING_HELP, VECTORS_HELP, SequenceStudent, check_common
+from .sequence import EMBEDDING_HELP, EMBEDDING_LR_HELP, VECTORS_HELP, SequenceStudent, check_common
 
 
 @dataclass
@@ -25,9 +25,9 @@ class BiLSTMConfig:
     vectors: str | None = option(GLOVE, VECTORS_HELP)
     embedding_dim: int | None = option(None, EMBEDDING_HELP)
     lstm_dim: int = option(150, "bilstm: LSTM units per direction.")
-    hidden_dim: int = option(200, "Width of the ReLU layer (dan 512, bilstm/cnn 200).")
-    dropout: float = option(0.1, "Dropout (dan/bilstm 0.1, cnn 0.5).")
-    embedding_lr: float = option(1e-3, "Learning rate of the embedding table.")
+    hidden_dim: int = option(200, "Width of the ReLU layer.")
+    dropout: float = option(0.1, "Dropout.")
+    embedding_lr: float = option(1e-3, EMBEDDING_LR_HELP)
     words: WordConfig = option(default_factory=WordConfig)
 
     def __post_init__(self):
@@ -45,6 +45,8 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 @register
 class BiLSTMStudent(SequenceStudent):
     student_type = "bilstm"
+    auto_candidates = {"bilstm": {}}
+    report_colour = "tab:orange"
     config_class = BiLSTMConfig
     training_adapter = "textdistill.training.families.bilstm:BiLSTMFamily"
     description = "one-layer BiLSTM over word vectors (Tang et al. 2019); siamese for pairs"
@@ -100,6 +102,9 @@ class BiLSTMStudent(SequenceStudent):
             out.append(h)
         return np.concatenate(out, axis=-1)
 
+    def onnx_encoder(self, g, ids: str, lengths: str) -> str:
+        return onnx_encoder(g, self, ids, lengths)
+
     def architecture(self) -> dict:
         return {"lstm_dim": int(self.lstm_dim), "hidden_dim": int(self.weights["hidden.bias"].shape[0])}
 
@@ -113,3 +118,26 @@ class BiLSTMStudent(SequenceStudent):
             shapes.update({f"lstm.weight_ih_l0{suffix}": (4 * H, dim), f"lstm.weight_hh_l0{suffix}": (4 * H, H),
                            f"lstm.bias_ih_l0{suffix}": (4 * H,), f"lstm.bias_hh_l0{suffix}": (4 * H,)})
         return shapes
+
+
+# -- the ONNX graph (serving.onnx.Graph builds it) --------------------------------------------------------------
+def _lstm_gates(w: np.ndarray) -> np.ndarray:
+    """torch's gate blocks (i, f, g, o) in ONNX's order (i, o, f, c) along the first axis."""
+    i, f, c, o = np.split(np.asarray(w, dtype=np.float32), 4, axis=0)
+    return np.concatenate([i, o, f, c], axis=0)
+
+
+def onnx_encoder(g, student, ids: str, lengths: str) -> str:
+    i64 = np.int64
+    w = student.weights
+    emb = g.const(np.asarray(w["embedding.weight"], dtype=np.float32), "embedding.weight")
+    W = g.const(np.stack([_lstm_gates(w["lstm.weight_ih_l0"]), _lstm_gates(w["lstm.weight_ih_l0_reverse"])]), "lstm.W")
+    R = g.const(np.stack([_lstm_gates(w["lstm.weight_hh_l0"]), _lstm_gates(w["lstm.weight_hh_l0_reverse"])]), "lstm.R")
+    B = g.const(np.stack([np.concatenate([_lstm_gates(w["lstm.bias_ih_l0"]), _lstm_gates(w["lstm.bias_hh_l0"])]),
+                          np.concatenate([_lstm_gates(w["lstm.bias_ih_l0_reverse"]),
+                                          _lstm_gates(w["lstm.bias_hh_l0_reverse"])])]), "lstm.B")
+    x = g.op("Transpose", g.op("Gather", emb, ids, axis=0), perm=[1, 0, 2])  # [T, B, E]
+    seq = g.op("Cast", lengths, to=g.INT32)
+    _, y_h, _ = g.ops("LSTM", [x, W, R, B, seq], 3, direction="bidirectional", hidden_size=student.lstm_dim)
+    h = g.op("Transpose", y_h, perm=[1, 0, 2])  # [B, 2, H]: forward, backward
+    return g.op("Reshape", h, g.const([0, 2 * student.lstm_dim], dtype=i64))

@@ -15,7 +15,7 @@ from ..errors import check
 from ..featurizers.embeddings import GLOVE
 from ..featurizers.words import WordConfig
 from .base import register
-from .sequence import EMBEDDING_HELP, VECTORS_HELP, SequenceStudent, check_common
+from .sequence import EMBEDDING_HELP, EMBEDDING_LR_HELP, VECTORS_HELP, SequenceStudent, check_common
 
 
 @dataclass
@@ -26,9 +26,9 @@ class CNNConfig:
     embedding_dim: int | None = option(None, EMBEDDING_HELP)
     widths: tuple[int, ...] = option((3, 4, 5), "cnn: filter widths, comma-separated.")
     filters: int = option(100, "cnn: filters per width.")
-    hidden_dim: int = option(200, "Width of the ReLU layer (dan 512, bilstm/cnn 200).")
-    dropout: float = option(0.5, "Dropout (dan/bilstm 0.1, cnn 0.5).")
-    embedding_lr: float = option(1e-3, "Learning rate of the embedding table.")
+    hidden_dim: int = option(200, "Width of the ReLU layer.")
+    dropout: float = option(0.5, "Dropout.")
+    embedding_lr: float = option(1e-3, EMBEDDING_LR_HELP)
     words: WordConfig = option(default_factory=WordConfig)
 
     def __post_init__(self):
@@ -44,6 +44,8 @@ class CNNConfig:
 @register
 class CNNStudent(SequenceStudent):
     student_type = "cnn"
+    auto_candidates = {"cnn": {}}
+    report_colour = "tab:green"
     config_class = CNNConfig
     training_adapter = "textdistill.training.families.cnn:CNNFamily"
     description = "convolutions of widths 3-5 over word vectors with max-over-time pooling (Kim 2014)"
@@ -90,6 +92,9 @@ class CNNStudent(SequenceStudent):
             feats.append(pooled)
         return np.concatenate(feats, axis=-1)
 
+    def onnx_encoder(self, g, ids: str, lengths: str) -> str:
+        return onnx_encoder(g, self, ids, lengths)
+
     def architecture(self) -> dict:
         return {"widths": list(self.widths), "filters": int(self.weights["convs.0.bias"].shape[0]),
                 "hidden_dim": int(self.weights["hidden.bias"].shape[0])}
@@ -107,3 +112,36 @@ class CNNStudent(SequenceStudent):
         for j, w in enumerate(widths):
             shapes.update({f"convs.{j}.weight": (filters, dim, w), f"convs.{j}.bias": (filters,)})
         return shapes
+
+
+# -- the ONNX graph (serving.onnx.Graph builds it) --------------------------------------------------------------
+def onnx_encoder(g, student, ids: str, lengths: str) -> str:
+    i64 = np.int64
+    w = student.weights
+    emb = g.const(np.asarray(w["embedding.weight"], dtype=np.float32), "embedding.weight")
+    x = g.op("Gather", emb, ids, axis=0)  # [B, T, E]
+    width = g.scalar_dim(ids, 1)
+    steps = g.op("Unsqueeze", g.op("Range", g.const(0, dtype=i64), width, g.const(1, dtype=i64)),
+                 g.const([0], dtype=i64))  # [1, T]
+    lengths_col = g.op("Unsqueeze", lengths, g.const([1], dtype=i64))  # [B, 1]
+    inside = g.op("Cast", g.op("Less", steps, lengths_col), to=g.FLOAT)
+    x = g.op("Mul", x, g.op("Unsqueeze", inside, g.const([2], dtype=i64)))  # taps past the end read zeros
+    widest = max(student.widths)
+    missing = g.op("Max", g.op("Sub", g.const(widest, dtype=i64), width), g.const(0, dtype=i64))
+    pads = g.op("Concat", g.const([0, 0, 0, 0], dtype=i64), g.op("Unsqueeze", missing, g.const([0], dtype=i64)),
+                g.const([0], dtype=i64), axis=0)
+    x = g.op("Transpose", g.op("Pad", x, pads), perm=[0, 2, 1])  # [B, E, max(T, widest)]
+    padded_width = g.scalar_dim(x, 2)
+    features = []
+    for j, k in enumerate(student.widths):
+        conv = g.op("Conv", x, g.const(np.asarray(w[f"convs.{j}.weight"], dtype=np.float32), f"convs.{j}.weight"),
+                    g.const(np.asarray(w[f"convs.{j}.bias"], dtype=np.float32), f"convs.{j}.bias"),
+                    kernel_shape=[k])  # [B, F, W - k + 1]
+        n_windows = g.op("Sub", padded_width, g.const(k - 1, dtype=i64))
+        starts = g.op("Unsqueeze", g.op("Range", g.const(0, dtype=i64), n_windows, g.const(1, dtype=i64)),
+                      g.const([0], dtype=i64))  # [1, windows]
+        last = g.op("Max", g.op("Sub", lengths_col, g.const(k, dtype=i64)), g.const(0, dtype=i64))  # [B, 1]
+        valid = g.op("Unsqueeze", g.op("LessOrEqual", starts, last), g.const([1], dtype=i64))  # [B, 1, windows]
+        masked = g.op("Where", valid, conv, g.const(np.float32(-np.inf)))
+        features.append(g.op("Relu", g.op("ReduceMax", masked, axes=[2], keepdims=0)))
+    return g.op("Concat", *features, axis=1) if len(features) > 1 else features[0]

@@ -17,7 +17,7 @@ from ..data.readers import LabelMap
 from ..errors import DataError, ModelError, check
 from ..persistence import load_tensors, save_tensors
 from ..featurizers.words import MASK, WordConfig, WordVocab, pad_batch
-from .base import Student
+from .base import EMBEDDING_HELP, EMBEDDING_LR_HELP, Student  # noqa: F401  (re-exported for the families)
 from ..featurizers.ngrams import kernels
 from .dan import pair_features
 
@@ -34,7 +34,6 @@ def check_common(config) -> None:
 
 VECTORS_HELP = ("bilstm/cnn: word vectors: glove (GloVe 6B 50d, default), a GloVe/word2vec text file, or none "
                 "(random).")
-EMBEDDING_HELP = "Embedding width (dan 512; bilstm/cnn: the vectors')."
 
 
 class SequenceStudent(Student):
@@ -107,6 +106,38 @@ class SequenceStudent(Student):
         out = z @ self._output_t
         out += self.weights["output.bias"]
         return out
+
+    # -- export ----------------------------------------------------------------------------------------------
+    def onnx_encoder(self, g, ids: str, lengths: str) -> str:
+        """The encoder's part of the ONNX graph: padded ids and lengths -> (batch, features)."""
+        raise NotImplementedError
+
+    def onnx_graph(self, g) -> str:
+        sides = [("ids", "lengths")] + ([("ids_pair", "lengths_pair")] if self.pair else [])
+        encoded = []
+        for ids, lengths in sides:
+            suffix = "" if ids == "ids" else "_pair"
+            g.input(ids, g.INT64, ["batch", f"width{suffix}"])
+            g.input(lengths, g.INT64, ["batch"])
+            encoded.append(self.onnx_encoder(g, ids, lengths))
+        h = g.pair_features(*encoded) if self.pair else encoded[0]
+        g.head(h, self.weights)
+        return (f"textdistill {self.student_type}. Inputs: ids int64 [B, T] (word ids padded with 0), lengths int64 "
+                f"[B]" + (", ids_pair, lengths_pair" if self.pair else "")
+                + ". Output: logits float32 [B, classes]. Word ids: see the featurizer specification.")
+
+    def onnx_feeds(self, texts, pairs=None) -> dict[str, np.ndarray]:
+        feeds = {}
+        for (a, b), (ids, offsets) in zip([("ids", "lengths"), ("ids_pair", "lengths_pair")],
+                                          self.featurize(texts, pairs)):
+            padded, lengths = pad_batch(ids, offsets)
+            feeds[a], feeds[b] = padded, lengths.astype(np.int64)
+        return feeds
+
+    def featurizer_spec_body(self, texts) -> dict:
+        from ..featurizers.spec import words_spec
+
+        return words_spec(self.vocab, texts, self.pair)
 
     # -- persistence -----------------------------------------------------------------------------------------
     def architecture(self) -> dict:

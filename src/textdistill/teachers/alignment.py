@@ -107,9 +107,10 @@ def match_teacher_columns(teacher_names: list[str] | None, num_teacher_labels: i
         else:  # e.g. 1-based star ratings: the teacher's columns in numeric order
             order = np.argsort(np.argsort(values, kind="stable"), kind="stable")
         if teacher_names and log is not None:
+            used = ",".join(labels.names[int(np.flatnonzero(order == c)[0])] for c in range(num_teacher_labels))
             log(f"warning: {who}'s labels ({', '.join(teacher_names)}) do not match the data's "
-                f"({', '.join(labels.names)}); matching its columns to the integer labels by position "
-                f"(give {TEACHER_LABELS_HELP.split(' (')[0]} to say otherwise)")
+                f"({', '.join(labels.names)}); matching its columns to the integer labels by value, as "
+                f"--teacher-labels {used} would (give --teacher-labels with another order to say otherwise)")
         return order, HOW_VALUE
     if teacher_names:
         raise ModelError(f"{who}'s labels ({', '.join(teacher_names)}) do not match the data's "

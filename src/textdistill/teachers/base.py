@@ -38,6 +38,15 @@ class Teacher(Protocol):
                ) -> np.ndarray: ...
 
 
+class PartialOutputs(KeyboardInterrupt):
+    """A Ctrl-C while a teacher labels texts, with the outputs of the batches it had finished: ``done`` (a boolean
+    mask over the texts it was given) and ``logits`` (rows valid where ``done``). The cache keeps them."""
+
+    def __init__(self, done: np.ndarray, logits: np.ndarray):
+        super().__init__()
+        self.done, self.logits = done, logits
+
+
 def is_student_dir(path: Path) -> bool:
     """True for a directory holding a saved textdistill student (its config.json says so)."""
     from ..persistence import FORMAT_NAME
@@ -48,9 +57,11 @@ def is_student_dir(path: Path) -> bool:
         return False
 
 
-def load_teacher(source, *, max_length: int | None = None, batch_size: int = 32, name: str | None = None):
+def load_teacher(source, *, max_length: int | None = None, batch_size: int = 32, name: str | None = None,
+                 device: str | None = None):
     """A teacher from a path (a Hugging Face classifier directory or a saved textdistill student), a hub id (when
-    online), or a teacher object (returned as is). One-line ModelError for anything else."""
+    online), or a teacher object (returned as is). One-line ModelError for anything else. ``device``: where a
+    torch teacher runs (``auto``/None: a GPU when there is one)."""
     if not isinstance(source, (str, os.PathLike)):
         missing = [a for a in ("fingerprint", "num_labels", "logits") if not hasattr(source, a)]
         if missing:
@@ -68,7 +79,8 @@ def load_teacher(source, *, max_length: int | None = None, batch_size: int = 32,
     else:
         from .huggingface import Teacher as HFTeacher
 
-        teacher = HFTeacher.from_pretrained(os.fspath(source), max_length=max_length, batch_size=batch_size)
+        teacher = HFTeacher.from_pretrained(os.fspath(source), max_length=max_length, batch_size=batch_size,
+                                            device=None if device in (None, "auto") else device)
     if name is not None:
         teacher.name = name
     return teacher

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, LabellingInterrupted
 
 CHUNK_PREFIX = "chunk-"
 CHUNK_SUFFIX = ".safetensors"
@@ -242,6 +242,19 @@ class TeacherCache:
         _fsync_dir(self.folder)
 
 
+def _keep_partial(cache: TeacherCache, keys: np.ndarray, stop: KeyboardInterrupt) -> int:
+    """Store the batches a teacher finished before a Ctrl-C (``PartialOutputs``); how many texts that was."""
+    done = getattr(stop, "done", None)
+    if done is None or not done.any():
+        return 0
+    cache.add(keys[done], np.asarray(stop.logits, dtype=np.float32)[done])
+    return int(done.sum())
+
+
+def _who(teacher) -> str:
+    return f"teacher {getattr(teacher, 'name', '') or getattr(teacher, 'fingerprint', '')[:12]}"
+
+
 def label_with_cache(teacher, texts: Sequence[str], pairs: Sequence[str] | None = None, *,
                      cache_root: str | os.PathLike, chunk_size: int = 2048, progress: bool = True) -> np.ndarray:
     """Teacher logits (N, C) for texts in input order, labelling only texts the cache does not hold yet.
@@ -272,15 +285,24 @@ def label_with_cache(teacher, texts: Sequence[str], pairs: Sequence[str] | None 
 
         bar = tqdm(total=len(uniq_keys), unit="text", dynamic_ncols=True,
                    desc=f"teacher labelling ({int(found.sum()):,} of {len(texts):,} cached)")
+    labelled = 0
     try:
         for start in range(0, len(todo_order), chunk_size):
             sel = todo_order[start:start + chunk_size]
             rows = todo[sel]
             before = bar.n if bar is not None else 0
-            logits = np.asarray(teacher.logits([texts[i] for i in rows],
-                                               [pairs[i] for i in rows] if pairs is not None else None,
-                                               progress=bar if bar is not None else False), dtype=np.float32)
+            try:
+                logits = np.asarray(teacher.logits([texts[i] for i in rows],
+                                                   [pairs[i] for i in rows] if pairs is not None else None,
+                                                   progress=bar if bar is not None else False), dtype=np.float32)
+            except KeyboardInterrupt as stop:
+                kept = _keep_partial(cache, uniq_keys[sel], stop)
+                raise LabellingInterrupted(
+                    f"labelling stopped by Ctrl-C: {labelled + kept:,} texts labelled by {_who(teacher)} in this "
+                    f"run are kept in the cache ({cache.folder}); rerun the same command to resume with the "
+                    f"{len(uniq_keys) - labelled - kept:,} left") from None
             cache.add(uniq_keys[sel], logits)
+            labelled += len(sel)
             uniq_logits[sel] = logits
             if bar is not None and bar.n < before + len(sel):  # a teacher that does not drive the bar itself
                 bar.update(before + len(sel) - bar.n)

@@ -34,6 +34,8 @@ TOKENIZER_FILES = (
 TOKENIZER_VOCAB_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model",
                          "tokenizer.model", "sentencepiece.model")
 MAX_LENGTH_CAP = 512
+MAX_TOKENS = 65_536  # padded tokens per forward pass on a GPU (MiniLM at 64 tokens: 1,024 texts)
+MAX_BATCH = 4_096
 PAIR_CLIP_CHARS_PER_TOKEN = 32
 
 
@@ -165,6 +167,20 @@ def load_classifier(source: str, dtype: Any, folder: Path | None = None, **kwarg
                                                                       output_loading_info=True, **kwargs)
 
 
+def mismatched_weights(source: str, dtype, folder) -> str:
+    """What does not fit when config.json and the weights disagree (a config naming 3 labels over 2-class weights),
+    said in one self-contained line."""
+    try:
+        model, info = load_classifier(source, dtype, folder=folder, ignore_mismatched_sizes=True)
+    except Exception as exc:  # another problem as well: say that one
+        return f"cannot be loaded ({first_line(exc)})"
+    parts = [f"{k[0]} is {tuple(k[1])} in the weights but {tuple(k[2])} by config.json" if isinstance(k, tuple) and
+             len(k) == 3 else str(k) for k in info.get("mismatched_keys") or ()]
+    labels = getattr(model.config, "num_labels", None)
+    return (f"config.json does not match the weights ({'; '.join(parts[:2]) or 'parameter shapes differ'}); "
+            f"config.json names {labels} labels: make id2label/label2id (num_labels) match the trained head")
+
+
 def untrained_keys(info: dict) -> list[str]:
     """Parameters that from_pretrained had to initialise randomly (absent or of another shape in the checkpoint)."""
     keys = set(info.get("missing_keys") or ())
@@ -194,7 +210,13 @@ class Teacher:
         self.device = device
         self.fingerprint = fingerprint
         self.source = source
+        self.max_tokens = MAX_TOKENS
+        self.tokenizer_threads = max(1, min(4, (os.cpu_count() or 2) - 1))
+        self._pipelined: bool | None = None
         self.num_labels: int = int(model.config.num_labels)
+        # independent sigmoid outputs (a multi-label classifier) or a softmax over classes
+        problem = getattr(model.config, "problem_type", None)
+        self.task = "multi-label" if problem == "multi_label_classification" else "single-label"
         id2label = getattr(model.config, "id2label", None) or {}
         names = [str(id2label.get(i, id2label.get(str(i), f"LABEL_{i}"))) for i in range(self.num_labels)]
         self.label_names: list[str] | None = None if _default_label_names(names) else names
@@ -242,6 +264,8 @@ class Teacher:
             model, info = load_classifier(load_from, dtype, folder=folder)
             tokenizer = AutoTokenizer.from_pretrained(load_from)
         except Exception as exc:
+            if "mismatched_sizes" in str(exc):
+                raise ModelError(f"teacher {source}: {mismatched_weights(load_from, dtype, folder)}") from None
             raise ModelError(f"teacher {source}: cannot be loaded ({first_line(exc)})") from None
         untrained = untrained_keys(info)
         if untrained:
@@ -274,18 +298,13 @@ class Teacher:
     def logits(self, texts: Sequence[str], pairs: Sequence[str] | None = None, *, progress: Any = False) -> np.ndarray:
         """Float32 logits (N, num_labels) for texts (and their second segments), in input order.
 
-        Texts are batched by similar length and padded per batch; inputs longer than max_length are truncated
-        (longest segment first for pairs). progress=True shows a tqdm bar; a tqdm bar object is updated instead.
+        Texts are batched by similar length (longest first) and padded per batch; inputs longer than max_length are
+        truncated (longest segment first for pairs). On a CPU a batch is ``batch_size`` texts; on a GPU it is sized
+        by tokens (``max_tokens``) and the next batches are tokenized in background threads while the GPU runs the
+        current one. progress=True shows a tqdm bar; a tqdm bar object is updated instead. A Ctrl-C raises
+        ``PartialOutputs`` with the batches finished so far.
         """
-        texts = list(texts)
-        if pairs is not None:
-            pairs = list(pairs)
-            if len(pairs) != len(texts):
-                raise DataError(f"got {len(texts)} texts but {len(pairs)} second segments (pairs)")
-        for seq in (texts, pairs or ()):
-            bad = next((i for i, t in enumerate(seq) if not isinstance(t, str)), None)
-            if bad is not None:
-                raise DataError(f"text #{bad} is {type(seq[bad]).__name__}, not a string")
+        texts, pairs = _checked_inputs(texts, pairs)
         n = len(texts)
         out = np.empty((n, self.num_labels), dtype=np.float32)
         if n == 0:
@@ -294,23 +313,99 @@ class Teacher:
         if pairs is not None:
             lengths += np.array([len(p) for p in pairs], dtype=np.int64)
         order = np.argsort(-lengths, kind="stable")  # longest first: any memory problem shows up at once
-
         bar, own_bar = _progress_bar(progress, n)
+        done = np.zeros(n, dtype=bool)
+        run = self._run_pipelined if self.pipelined else self._run
         try:
             with torch.inference_mode():
-                for start in range(0, n, self.batch_size):
-                    idx = order[start:start + self.batch_size]
-                    enc = self.tokenize([texts[i] for i in idx], None if pairs is None else [pairs[i] for i in idx])
-                    out[idx] = self.forward(enc).float().cpu().numpy()
-                    if bar is not None:
-                        bar.update(len(idx))
+                run(texts, pairs, order, lengths, out, done, bar)
+        except KeyboardInterrupt:
+            from .base import PartialOutputs
+
+            raise PartialOutputs(done, out) from None
         finally:
             if own_bar:
                 bar.close()
         return out
 
+    @property
+    def pipelined(self) -> bool:
+        """Token-sized batches and background tokenization: on a GPU (a test may turn it on anywhere)."""
+        return self._pipelined if self._pipelined is not None else self.device.startswith("cuda")
+
+    @pipelined.setter
+    def pipelined(self, value: bool | None) -> None:
+        self._pipelined = value
+
+    def _run(self, texts, pairs, order, lengths, out, done, bar) -> None:
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start:start + self.batch_size]
+            enc = self.tokenize([texts[i] for i in idx], None if pairs is None else [pairs[i] for i in idx])
+            out[idx] = self.forward(enc).float().cpu().numpy()
+            done[idx] = True
+            if bar is not None:
+                bar.update(len(idx))
+
+    def token_batches(self, order: np.ndarray, lengths: np.ndarray) -> list[np.ndarray]:
+        """Batches of rows (longest first) holding at most ``max_tokens`` padded tokens each (estimated from the
+        characters, ~4 per token, capped at max_length), and at most ``MAX_BATCH`` texts."""
+        est = np.minimum(lengths[order] // 4 + 3, self.max_length)
+        batches, start = [], 0
+        while start < len(order):
+            longest = int(est[start])
+            size = max(1, min(MAX_BATCH, self.max_tokens // max(longest, 1), len(order) - start))
+            batches.append(order[start:start + size])
+            start += size
+        return batches
+
+    def _run_pipelined(self, texts, pairs, order, lengths, out, done, bar) -> None:
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
+
+        batches = iter(self.token_batches(order, lengths))
+        pending, ready = deque(), []
+
+        def encode(idx):
+            enc = self.encode_batch([texts[i] for i in idx], None if pairs is None else [pairs[i] for i in idx])
+            return {k: v.pin_memory() if self.device.startswith("cuda") else v for k, v in enc.items()}
+
+        def flush() -> None:
+            if not ready:
+                return
+            rows = np.concatenate([idx for idx, _ in ready])
+            out[rows] = torch.cat([z for _, z in ready]).cpu().numpy()  # one copy (and sync) for many batches
+            done[rows] = True
+            if bar is not None:
+                bar.update(len(rows))
+            ready.clear()
+
+        with ThreadPoolExecutor(self.tokenizer_threads) as pool:
+            for _ in range(self.tokenizer_threads + 1):
+                idx = next(batches, None)
+                if idx is not None:
+                    pending.append((idx, pool.submit(encode, idx)))
+            try:
+                while pending:
+                    idx, future = pending.popleft()
+                    enc = future.result()
+                    nxt = next(batches, None)
+                    if nxt is not None:
+                        pending.append((nxt, pool.submit(encode, nxt)))
+                    logits = self.forward({k: v.to(self.device, non_blocking=True) for k, v in enc.items()})
+                    ready.append((idx, logits.float()))
+                    if len(ready) >= 16:
+                        flush()
+            finally:
+                for _, future in pending:
+                    future.cancel()
+                flush()
+
     def tokenize(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> dict:
         """One batch -> padded, truncated input tensors on the teacher's device."""
+        return {k: v.to(self.device) for k, v in self.encode_batch(texts, pairs).items()}
+
+    def encode_batch(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> dict:
+        """One batch -> padded, truncated input tensors (on the CPU)."""
         second = None
         if pairs is not None:
             # The Rust tokenizer builds every overflow combination of a truncated pair (quadratic: ~10 s for two
@@ -319,9 +414,8 @@ class Teacher:
             clip = max(1024, PAIR_CLIP_CHARS_PER_TOKEN * self.max_length)
             texts = [t[:clip] for t in texts]
             second = [p[:clip] for p in pairs]
-        enc = self.tokenizer(list(texts), second, padding=True, truncation=True, max_length=self.max_length,
-                             return_tensors="pt")
-        return {k: v.to(self.device) for k, v in enc.items()}
+        return dict(self.tokenizer(list(texts), second, padding=True, truncation=True, max_length=self.max_length,
+                                   return_tensors="pt"))
 
     def forward(self, encoded: dict):
         """Logits tensor of one tokenized batch (call under torch.inference_mode)."""
@@ -330,6 +424,19 @@ class Teacher:
     def predict(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> np.ndarray:
         """Argmax class ids (N,)."""
         return self.logits(texts, pairs).argmax(axis=1)
+
+
+def _checked_inputs(texts, pairs):
+    texts = list(texts)
+    if pairs is not None:
+        pairs = list(pairs)
+        if len(pairs) != len(texts):
+            raise DataError(f"got {len(texts)} texts but {len(pairs)} second segments (pairs)")
+    for seq in (texts, pairs or ()):
+        bad = next((i for i, t in enumerate(seq) if not isinstance(t, str)), None)
+        if bad is not None:
+            raise DataError(f"text #{bad} is {type(seq[bad]).__name__}, not a string")
+    return texts, pairs
 
 
 def _card_max_length(folder: Path) -> int | None:

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..data.readers import LabelMap
-from ..evaluation.metrics import classification_metrics
 from .alignment import check_against_chance, match_teacher_columns
 
 
@@ -28,11 +27,20 @@ class AlignedTeacher:
         return self.teacher.name
 
 
-def align_teachers(teachers: list, labels: LabelMap, teacher_labels=None, log=None) -> list[AlignedTeacher]:
+def align_teachers(teachers: list, labels: LabelMap, teacher_labels=None, log=None, task=None) -> list[AlignedTeacher]:
     """Match each teacher's columns to ``labels`` before any labelling (a mismatch fails in seconds).
 
-    ``teacher_labels``: None, one mapping for every teacher, or a list with one (or None) per teacher.
+    ``teacher_labels``: None, one mapping for every teacher, or a list with one (or None) per teacher. A teacher of
+    another task type than the data's (a softmax classifier on multi-label data, or the reverse) is an error.
     """
+    if task is not None:
+        for t in teachers:
+            kind = getattr(t, "task", None)
+            if kind is not None and kind != task.name:
+                from ..errors import ModelError
+
+                raise ModelError(f"teacher {t.name} is a {kind} classifier but the data is {task.name}; "
+                                 f"{'fine-tune a multi-label teacher (teacher finetune on this data)' if task.name == 'multi-label' else 'use a single-label teacher'}")
     shared = teacher_labels is None or isinstance(teacher_labels, (str, dict)) or len(teacher_labels) == 1
     if shared:
         one = teacher_labels[0] if isinstance(teacher_labels, (list, tuple)) else teacher_labels
@@ -93,22 +101,33 @@ def label_teachers(aligned: list[AlignedTeacher], texts, pairs, cache_root, prog
 
 
 def teacher_statistics(aligned: list[AlignedTeacher], dev: TeacherSignal | None, dev_gold: np.ndarray | None,
-                       train: TeacherSignal, num_classes: int, log=None) -> list[dict]:
-    """Per teacher: name, path, fingerprint, how its columns were matched, dev metrics, and its agreement (argmax)
-    with each other teacher on dev (on the transfer set without dev). Refuses a teacher worse than chance on dev."""
+                       train: TeacherSignal, task, names, log=None) -> list[dict]:
+    """Per teacher: name, path, fingerprint, how its columns were matched, dev metrics (``dev_score``: the task's
+    headline metric), and its agreement with each other teacher on dev (on the transfer set without dev): the share
+    of texts (single-label) or of text-label decisions (multi-label) on which the two decide alike. Refuses a
+    single-label teacher worse than chance on dev."""
     where = dev if dev is not None else train
-    preds = where.predictions()
+    preds = [task.decide(where.logits[k]) for k in range(where.num_teachers)]
     stats = []
     for k, a in enumerate(aligned):
         entry = {"name": a.name, "path": str(getattr(a.teacher, "source", "")), "fingerprint": a.teacher.fingerprint,
                  "kind": type(a.teacher).__name__, "columns_matched": a.how,
-                 "dev": None, "dev_accuracy": None}
+                 "dev": None, "dev_score": None, "dev_accuracy": None}
         if dev is not None and dev_gold is not None:
-            check_against_chance(dev_gold, preds[k], num_classes, f"teacher {a.name}", a.how, log)
-            entry["dev"] = classification_metrics(dev_gold, preds[k], num_classes)
-            entry["dev_accuracy"] = entry["dev"]["accuracy"]
+            if task.name == "single-label":
+                check_against_chance(dev_gold, preds[k], len(names), f"teacher {a.name}", a.how, log)
+            entry["dev"] = task.metrics(dev_gold, preds[k], names)
+            entry["dev_score"] = task.score(entry["dev"])
+            entry["dev_accuracy"] = entry["dev"].get("accuracy", entry["dev_score"])
         entry["agreement_on"] = "dev" if dev is not None else "transfer set"
-        entry["agreement"] = {aligned[j].name: float((preds[k] == preds[j]).mean()) if preds.shape[1] else 0.0
+        entry["agreement"] = {aligned[j].name: float((preds[k] == preds[j]).mean()) if preds[k].size else 0.0
                               for j in range(len(aligned)) if j != k}
         stats.append(entry)
     return stats
+
+
+def label_texts(teacher, texts, pairs, labels: LabelMap, cache_root, progress=True, teacher_labels=None):
+    """One teacher's outputs for ``texts`` through the cache, its columns in the order of ``labels`` (a
+    ``TeacherSignal`` of one teacher; ``.logits[0]`` is the (N, C) array)."""
+    aligned = align_teachers([teacher], labels, teacher_labels)
+    return label_teachers(aligned, texts, pairs, cache_root, progress=progress)

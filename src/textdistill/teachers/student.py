@@ -38,6 +38,7 @@ class StudentTeacher:
         self.name = name or Path(source).name or "student"
         self.label_names: list[str] | None = list(student.classes_)
         self.num_labels: int = len(self.label_names)
+        self.task = student.task.name
 
     def __repr__(self) -> str:
         return f"StudentTeacher({self.source!r}, {self.student.student_type}, fingerprint={self.fingerprint[:12]}...)"

@@ -8,7 +8,7 @@ from ..config import option
 from ..errors import check
 
 LOSSES = ("kl", "mse", "ce")
-SELECT_METRICS = ("accuracy", "macro_f1", "mcc")
+SELECT_METRICS = ("accuracy", "macro_f1", "mcc", "micro_f1", "samples_f1", "subset_accuracy")  # by task type
 # Defaults that scale with the data. From LARGE_DATA_TEXTS transfer texts up (about 1,000 batches in 3 epochs at
 # batch 64) nothing changes: 3 epochs. Below it the epochs grow so that training still takes MIN_STEPS optimizer
 # steps (at most MAX_AUTO_EPOCHS), since dev selection keeps the best epoch; the DAN also raises its embedding
@@ -45,7 +45,9 @@ class TrainConfig:
     alpha: float = option(0.0, "Weight of cross-entropy on gold labels mixed into the distillation loss.")
     finetune_lr_scale: float = option(0.1, "Learning rates of the gold fine-tune, relative to KD's.")
     eval_every: int = option(0, "Also evaluate on dev every N steps (0: once per epoch).")
-    select_metric: str = option("accuracy", "Dev metric that selects the checkpoint: accuracy, macro_f1 or mcc.")
+    select_metric: str | None = option(None, "Dev metric that selects the checkpoint: accuracy, macro_f1 or mcc "
+                                             "(multi-label: micro_f1, macro_f1, samples_f1 or subset_accuracy). "
+                                             "Default: accuracy (multi-label: micro_f1).")
     seed: int = option(0, "Random seed (initialisation, shuffling, augmentation, strategies).")
 
     def __post_init__(self):
@@ -57,8 +59,8 @@ class TrainConfig:
         check(self.temperature > 0, f"temperature must be > 0, got {self.temperature}")
         check(0 <= self.alpha <= 1, f"alpha must be in [0, 1], got {self.alpha}")
         check(self.eval_every >= 0, "eval_every must be >= 0")
-        check(self.select_metric in SELECT_METRICS,
-              f"select_metric must be accuracy, macro_f1 or mcc, not {self.select_metric!r}")
+        check(self.select_metric is None or self.select_metric in SELECT_METRICS,
+              f"select_metric must be one of {', '.join(SELECT_METRICS)}, not {self.select_metric!r}")
         check(isinstance(self.seed, int) and self.seed >= 0, f"seed must be an integer >= 0, got {self.seed}")
 
     def with_epochs(self, n_texts: int) -> "TrainConfig":

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..errors import TextdistillError
-from ..evaluation.metrics import classification_metrics
+from ..errors import ConfigError, TextdistillError
+from ..tasks import get_task
 from .config import TrainConfig  # noqa: F401  (re-exported: the Python API's home of TrainConfig)
 from .objectives import EpochContext, Objective, StepContext
 
@@ -62,15 +62,24 @@ class Stage:
     rows: np.ndarray
     epochs: int
     lr_scale: float = 1.0
+    max_steps: int | None = None  # stop there, within an epoch if need be (fractional epochs)
+    evaluate_epochs: bool = True  # evaluate on dev after each epoch; else once, where the stage ends
 
 
-def predict_logits(family, module, encoded, n: int, batch_size: int = 1024) -> np.ndarray:
+def to_device(inputs: tuple, device) -> tuple:
+    """A batch's tensors on ``device`` (as they are on the CPU)."""
+    if device is None or str(device) == "cpu":
+        return inputs
+    return tuple(x.to(device, non_blocking=True) if isinstance(x, torch.Tensor) else x for x in inputs)
+
+
+def predict_logits(family, module, encoded, n: int, batch_size: int = 1024, device=None) -> np.ndarray:
     module.eval()
     out = []
     with torch.inference_mode():
         for start in range(0, n, batch_size):
             idx = np.arange(start, min(n, start + batch_size))
-            out.append(module(*family.batch(encoded, idx)).float().numpy())
+            out.append(module(*to_device(family.batch(encoded, idx), device)).float().cpu().numpy())
     module.train()
     return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
 
@@ -103,9 +112,17 @@ class second_ctrl_c_aborts:
 class Trainer:
     """Runs the stages and keeps the best module state by dev metric."""
 
-    def __init__(self, family, config: TrainConfig, num_classes: int, progress: bool = True, log=print):
+    def __init__(self, family, config: TrainConfig, num_classes: int, progress: bool = True, log=print, task=None,
+                 device: str = "cpu"):
+        self.task = get_task(task)
+        if config.select_metric is None:  # the task's own (accuracy, or micro-F1 for multi-label data)
+            import dataclasses
+
+            config = dataclasses.replace(config, select_metric=self.task.default_select_metric)
         self.family, self.config, self.num_classes = family, config, num_classes
         self.progress, self.log = progress, log
+        self.device = str(device or "cpu")
+        self._names = [str(i) for i in range(num_classes)]
         self.history: list[dict] = []
         self.best_score = -np.inf
         self.best_state = None
@@ -121,8 +138,9 @@ class Trainer:
     def evaluate(self, module, dev: TrainingSet | None) -> float | None:
         if dev is None or len(dev) == 0:
             return None
-        logits = predict_logits(self.family, module, dev.encoded, len(dev))
-        metrics = classification_metrics(dev.gold, logits.argmax(-1), self.num_classes)
+        logits = predict_logits(self.family, module, dev.encoded, len(dev),
+                                getattr(self.family, "eval_batch_size", 1024), device=self.device)
+        metrics = self.task.metrics(dev.gold, self.task.decide(logits), self._names)
         return metrics[self.config.select_metric]
 
     @property
@@ -152,7 +170,8 @@ class Trainer:
                     idx = rows[start : start + batch_size]
                     module.eval()
                     with torch.no_grad():  # not around the yield: the caller may need gradients (a policy's)
-                        logits, representation = module(*self.family.batch(encoded, idx), return_representation=True)
+                        logits, representation = module(*to_device(self.family.batch(encoded, idx), self.device),
+                                                        return_representation=True)
                     yield idx, logits, representation
             finally:
                 module.train()
@@ -186,7 +205,8 @@ class Trainer:
         if self.progress:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=stage.epochs * steps_per_epoch, initial=first_epoch * steps_per_epoch + skip,
+            total = stage.epochs * steps_per_epoch if stage.max_steps is None else stage.max_steps
+            bar = tqdm(total=total, initial=first_epoch * steps_per_epoch + skip,
                        desc=stage.name, unit="batch", dynamic_ncols=True)
         module.train()
         wants_repr = objective.needs_representation
@@ -200,10 +220,8 @@ class Trainer:
                 epoch_rng = rng.bit_generator.state
                 if not resumed_epoch:
                     objective.start_epoch(EpochContext(stage.name, epoch + 1, stage.rows, evaluate, passes))
-                for b, idx in enumerate(self._batches(encoded, stage.rows, rng)):
-                    if resumed_epoch and b < skip:
-                        continue
-                    inputs = self.family.batch(encoded, idx)
+                for b, idx, inputs in self._inputs(encoded, self._batches(encoded, stage.rows, rng),
+                                                   skip if resumed_epoch else 0):
                     rng_state = torch.get_rng_state()  # this forward's dropout masks, for StepContext.forward()
                     if wants_repr:
                         logits, representation = module(*inputs, return_representation=True)
@@ -224,7 +242,8 @@ class Trainer:
                                                      None if representation is None else representation.detach(),
                                                      stage.name, step, rng_state, evaluate))
                     running = loss if running is None else 0.98 * running + 0.02 * loss
-                    if c.eval_every and step % c.eval_every == 0:
+                    last = stage.max_steps is not None and step >= stage.max_steps
+                    if c.eval_every and step % c.eval_every == 0 and not (last and not stage.evaluate_epochs):
                         self._consider(module, self.evaluate(module, dev), f"{stage.name} step {step}")
                     if bar is not None:
                         bar.update(1)
@@ -235,13 +254,40 @@ class Trainer:
                                          "running": running, "epoch_rng": epoch_rng, "optimizers": optimizers,
                                          "where": f"{stage.name} epoch {epoch + 1} step {step}"}
                         raise _Stop
-                self._consider(module, self.evaluate(module, dev), f"{stage.name} epoch {epoch + 1}")
+                    if last:
+                        break
+                if stage.evaluate_epochs:
+                    self._consider(module, self.evaluate(module, dev), f"{stage.name} epoch {epoch + 1}")
                 objective.end_epoch(EpochContext(stage.name, epoch + 1, stage.rows, evaluate, passes))
                 if bar is not None:
                     bar.set_postfix(loss=f"{running:.4f}", best=self._best_text())
+                if stage.max_steps is not None and step >= stage.max_steps:
+                    break
+            if not stage.evaluate_epochs:
+                self._consider(module, self.evaluate(module, dev), f"{stage.name} step {step}")
         finally:
             if bar is not None:
                 bar.close()
+
+    def _inputs(self, encoded, batches: list, skip: int = 0):
+        """(batch number, rows, the batch's tensors on the training device) for each batch from ``skip`` on. On a
+        GPU the next batch is gathered (and copied) in a background thread while the current one trains."""
+        todo = [(b, idx) for b, idx in enumerate(batches) if b >= skip]
+        if self.device == "cpu":
+            for b, idx in todo:
+                yield b, idx, self.family.batch(encoded, idx)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        def gather(idx):
+            return to_device(self.family.batch(encoded, idx), self.device)
+
+        with ThreadPoolExecutor(1) as pool:
+            future = pool.submit(gather, todo[0][1]) if todo else None
+            for k, (b, idx) in enumerate(todo):
+                inputs = future.result()
+                future = pool.submit(gather, todo[k + 1][1]) if k + 1 < len(todo) else None
+                yield b, idx, inputs
 
     def _rates(self, scale: float) -> str:
         """The learning-rate flags and their values in this stage, for the divergence message."""
@@ -284,6 +330,8 @@ class Trainer:
         torch.manual_seed(c.seed)
         rng = np.random.default_rng(c.seed)
         module = self.family.build(self.num_classes)
+        if self.device != "cpu":
+            self._move_to_device(module, stages)
         self.family.optimizers(module, c.lr)  # the first optimizer imports torch's compiler stack (~1 s): not training
         first, start, elapsed = 0, None, 0.0
         self._stages = stages
@@ -316,6 +364,17 @@ class Trainer:
         module.eval()
         return module
 
+    def _move_to_device(self, module, stages) -> None:
+        """The module and the objectives' targets on the training device; an objective that cannot move (one
+        that learns a policy as it trains) is a one-line error."""
+        stuck = [type(s.objective).__name__ for s in stages if not hasattr(s.objective, "to")]
+        if stuck:
+            raise ConfigError(f"training on {self.device}: {', '.join(stuck)} runs on the CPU only; use --device cpu "
+                              f"with this teacher strategy")
+        module.to(self.device)
+        for stage in stages:
+            stage.objective.to(self.device)
+
     def _state(self, module):
         """The training state at the stop (views of the live tensors: write it before the module changes)."""
         from .resume import TrainingState, optimizer_state
@@ -327,7 +386,7 @@ class Trainer:
             module={k: v.detach().cpu().numpy() for k, v in module.state_dict().items()},
             optimizers=[optimizer_state(opt) for opt in s["optimizers"]],
             best_score=None if self.best_score == -np.inf else float(self.best_score), best_where=self.best_where,
-            best=None if self.best_state is None else {k: v.numpy() for k, v in self.best_state.items()},
+            best=None if self.best_state is None else {k: v.cpu().numpy() for k, v in self.best_state.items()},
             history=list(self.history), train_seconds=self.train_seconds, running=s["running"],
             objective={str(i): stage.objective.resume_state() for i, stage in enumerate(self._stages)
                        if hasattr(stage.objective, "resume_state")})

@@ -23,6 +23,8 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from ..tasks.single_label import centred_log  # noqa: F401  (re-exported)
+
 
 @dataclass
 class StepContext:
@@ -96,26 +98,53 @@ class Objective:
         return {}
 
 
+def _task(task):
+    from ..tasks import get_task
+
+    return get_task(task)
+
+
+def gold_tensor(gold: np.ndarray, task):
+    """Gold labels as the task's loss reads them: int64 ids (single-label) or float32 0/1 rows (multi-label)."""
+    import torch
+
+    dtype = np.int64 if np.asarray(gold).ndim == 1 else np.float32
+    return torch.from_numpy(np.ascontiguousarray(gold, dtype=dtype))
+
+
+def positive_weight(task, task_config, gold: np.ndarray):
+    """The per-label positive weights the task config asks for (multi-label ``--pos-weight``), else None."""
+    weights = getattr(task_config, "positive_weights", None)
+    if weights is None:
+        return None
+    import torch
+
+    values = weights(gold)
+    return None if values is None else torch.from_numpy(values)
+
+
 class GoldObjective(Objective):
-    """Cross-entropy on the gold labels (rows without one, gold = -1, contribute nothing)."""
+    """The task's loss on the gold labels (rows without one contribute nothing): cross-entropy for single-label
+    data, binary cross-entropy for multi-label data."""
 
     uses_teacher = False
 
-    def __init__(self, gold: np.ndarray):
-        import torch
-
-        self.gold = torch.from_numpy(np.asarray(gold, dtype=np.int64))
+    def __init__(self, gold: np.ndarray, task=None, task_config=None):
+        self.task = _task(task)
+        self.gold = gold_tensor(gold, self.task)
+        self.pos_weight = positive_weight(self.task, task_config, gold)
 
     def loss(self, logits, idx, representation=None):
-        from .losses import gold_cross_entropy
+        if self.pos_weight is None:
+            return self.task.gold_loss(logits, self.gold[idx])
+        return self.task.gold_loss(logits, self.gold[idx], self.pos_weight.to(logits.device))
 
-        return gold_cross_entropy(logits, self.gold[idx])
+    def to(self, device):
+        self.gold = self.gold.to(device)
+        return self
 
 
-def centred_log(probs: np.ndarray) -> np.ndarray:
-    """log p minus its mean over classes: a distribution as logits (for MSE students)."""
-    log_p = np.log(np.clip(probs, 1e-8, None))
-    return (log_p - log_p.mean(-1, keepdims=True)).astype(np.float32)
+
 
 
 class DistillObjective(Objective):
@@ -127,24 +156,22 @@ class DistillObjective(Objective):
     """
 
     def __init__(self, targets: np.ndarray, gold: np.ndarray, *, loss: str = "kl", temperature: float = 1.0,
-                 alpha: float = 0.0, target_kind: str = "logits"):
+                 alpha: float = 0.0, target_kind: str = "logits", task=None):
         import torch
 
         if target_kind not in ("logits", "probs"):
             raise ValueError(f"target_kind must be logits or probs, not {target_kind!r}")
+        self.task = _task(task)
         if target_kind == "probs" and loss == "mse":
-            targets, target_kind = centred_log(targets), "logits"
+            targets, target_kind = self.task.probabilities_as_logits(targets), "logits"
         self.targets = torch.from_numpy(np.ascontiguousarray(targets, dtype=np.float32))
-        self.gold = torch.from_numpy(np.asarray(gold, dtype=np.int64))
+        self.gold = gold_tensor(gold, self.task)
         self.kind, self.temperature, self.alpha, self.target_kind = loss, temperature, alpha, target_kind
 
     def loss(self, logits, idx, representation=None):
-        from .losses import distillation_loss, gold_cross_entropy, kl_to_distribution
+        return self.task.distill_loss(logits, self.targets[idx], self.gold[idx], loss=self.kind,
+                                      temperature=self.temperature, alpha=self.alpha, target_kind=self.target_kind)
 
-        if self.target_kind == "logits":
-            return distillation_loss(logits, self.targets[idx], self.gold[idx], loss=self.kind,
-                                     temperature=self.temperature, alpha=self.alpha)
-        kd = kl_to_distribution(logits, self.targets[idx], self.temperature)
-        if self.alpha <= 0:
-            return kd
-        return (1.0 - self.alpha) * kd + self.alpha * gold_cross_entropy(logits, self.gold[idx])
+    def to(self, device):
+        self.targets, self.gold = self.targets.to(device), self.gold.to(device)
+        return self

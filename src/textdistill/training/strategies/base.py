@@ -59,6 +59,13 @@ class StrategyInput:
     dev_logits: np.ndarray | None = None
     dev_gold: np.ndarray | None = None
     log: object = print
+    task: object = None  # the task type (None: single-label)
+    task_config: object = None
+
+    def __post_init__(self):
+        from ...tasks import get_task
+
+        self.task = get_task(self.task)
 
     @property
     def num_teachers(self) -> int:
@@ -69,13 +76,18 @@ class StrategyInput:
         return self.logits.shape[2]
 
     def dev_accuracy(self) -> np.ndarray | None:
+        """Each teacher's dev score: accuracy (single-label) or the task's headline metric (micro-F1)."""
         if self.dev_logits is None or self.dev_gold is None or len(self.dev_gold) == 0:
             return None
-        return (self.dev_logits.argmax(-1) == self.dev_gold[None, :]).mean(axis=1)
+        if self.task.name == "single-label":
+            return (self.dev_logits.argmax(-1) == self.dev_gold[None, :]).mean(axis=1)
+        return np.array([self.task.score(self.task.metrics(self.dev_gold, self.task.decide(z), self.class_names))
+                         for z in self.dev_logits])
 
     def probs(self, temperature: float | None = None) -> np.ndarray:
-        """(K, N, C) teacher distributions at ``temperature`` (default: the distillation temperature)."""
-        return softmax(self.logits / (temperature or self.temperature))
+        """(K, N, C) teacher distributions at ``temperature`` (default: the distillation temperature): softmax
+        over classes, or independent sigmoids per label (multi-label)."""
+        return self.task.target_probabilities(self.logits, temperature or self.temperature)
 
 
 class Strategy:
@@ -87,6 +99,7 @@ class Strategy:
     min_teachers: ClassVar[int] = 1
     max_teachers: ClassVar[int | None] = None
     needs_dev: ClassVar[bool] = False  # a dev set is required (e.g. to find the best teacher)
+    tasks: ClassVar[tuple[str, ...]] = ("single-label",)  # the task types it can combine teachers for
 
     def __init__(self, config=None):
         if config is None and self.config_class is not None:
@@ -103,6 +116,13 @@ class Strategy:
                               f"{num_teachers}; choose a strategy for several (e.g. mean-logits)")
         if self.needs_dev and not has_dev:
             raise ConfigError(f"--teacher-strategy {self.name} needs --dev")
+
+    def check_task(self, task) -> None:
+        """Fail in one line, before any labelling, when the strategy cannot combine teachers for this task type."""
+        if task.name not in self.tasks:
+            able = [n for n, c in STRATEGIES.items() if task.name in c.tasks]
+            raise ConfigError(f"--teacher-strategy {self.name} works on {', '.join(self.tasks)} data, not "
+                              f"{task.name} (choose from: {', '.join(able)})")
 
     def objective(self, inputs: StrategyInput) -> Objective:
         raise NotImplementedError
@@ -167,8 +187,7 @@ def gold_cross_entropy(logits: np.ndarray, gold: np.ndarray, clip: float = 10.0)
 def classes_of_rows(inputs: StrategyInput) -> np.ndarray:
     """The class each transfer-set row counts under in per-class statistics: its gold label, or where it has
     none, the argmax of the teachers' mean distribution."""
-    pseudo = inputs.probs(1.0).mean(0).argmax(-1)
-    return np.where(inputs.gold >= 0, inputs.gold, pseudo)
+    return inputs.task.rows_class(inputs.gold, inputs.probs(1.0).mean(0))
 
 
 def mixed_target(inputs: StrategyInput, weights: np.ndarray) -> tuple[np.ndarray, str]:
@@ -241,7 +260,7 @@ class FixedWeightsObjective(DistillObjective):
     def __init__(self, targets, inputs: StrategyInput, weights: np.ndarray, target_kind: str, strategy: str,
                  extra: dict | None = None):
         super().__init__(targets, inputs.gold, loss=inputs.loss, temperature=inputs.temperature,
-                         alpha=inputs.alpha, target_kind=target_kind)
+                         alpha=inputs.alpha, target_kind=target_kind, task=inputs.task)
         self.strategy, self.extra = strategy, extra or {}
         self.stats = WeightStatistics(inputs.names, inputs.class_names)
         self.stats.add(weights, classes_of_rows(inputs))

@@ -10,6 +10,7 @@ from .base import Strategy, StrategyInput, fixed_weights_objective, register
 @register
 class Best(Strategy):
     name = "best"
+    tasks = ("single-label", "multi-label")
     description = "the teacher best on dev, alone"
     needs_dev = True
 

@@ -10,6 +10,7 @@ from .base import Strategy, StrategyInput, fixed_weights_objective, register
 @register
 class MeanLogits(Strategy):
     name = "mean-logits"
+    tasks = ("single-label", "multi-label")
     description = "equal weights on the teachers' logits (the default with several teachers)"
 
     def objective(self, inputs: StrategyInput):

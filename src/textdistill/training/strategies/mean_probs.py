@@ -9,12 +9,12 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Strategy, StrategyInput, fixed_weights_objective, register
-from ..objectives import centred_log
 
 
 @register
 class MeanProbs(Strategy):
     name = "mean-probs"
+    tasks = ("single-label", "multi-label")
     description = "equal weights on the teachers' probabilities"
 
     def objective(self, inputs: StrategyInput):
@@ -24,5 +24,5 @@ class MeanProbs(Strategy):
         if inputs.loss == "mse":  # mix in probability space whatever the loss
             import torch
 
-            objective.targets = torch.from_numpy(centred_log(inputs.probs().mean(0)))
+            objective.targets = torch.from_numpy(inputs.task.probabilities_as_logits(inputs.probs().mean(0)))
         return objective

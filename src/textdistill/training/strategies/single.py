@@ -10,6 +10,7 @@ from .base import Strategy, StrategyInput, fixed_weights_objective, register
 @register
 class Single(Strategy):
     name = "single"
+    tasks = ("single-label", "multi-label")
     description = "one teacher (the default with one --teacher)"
     max_teachers = 1
 

@@ -38,6 +38,7 @@ class WeightedConfig:
 @register
 class Weighted(Strategy):
     name = "weighted"
+    tasks = ("single-label", "multi-label")
     config_class = WeightedConfig
     description = "fixed weights: given, or from dev accuracy"
 
