@@ -1,5 +1,6 @@
 """The ``textdistill`` command line: in process (typer's CliRunner, or ``main()`` for its error handling) and as a
-real subprocess. End to end on a small slice of SST-2 when the shared data is there; otherwise on a tiny corpus."""
+real subprocess. End to end on a committed slice of SST-2 (tests/data/sst2_slice: its first 300 train and 100 dev
+rows), and on a tiny corpus written by the tests."""
 
 import gzip
 import json
@@ -42,10 +43,10 @@ def _args(args):
     return [str(a) for a in args]
 
 
-def invoke(args, input=None):
+def invoke(args, input=None, env=None):
     """Run the typer app in process (built anew: families registered since are in it); returns click's Result
     (stdout and stderr kept apart)."""
-    return RUNNER.invoke(build_app(), _args(args), input=input)
+    return RUNNER.invoke(build_app(), _args(args), input=input, env=env)
 
 
 def ok(args, input=None):
@@ -99,6 +100,22 @@ def write_tsv(path: Path, rows, header=("text", "label")) -> Path:
     return path
 
 
+def accuracy(pred, gold) -> float:
+    """The fraction of equal answers, computed here (not by textdistill)."""
+    pred, gold = list(pred), list(gold)
+    assert len(pred) == len(gold) > 0
+    return sum(p == g for p, g in zip(pred, gold)) / len(gold)
+
+
+def tiny_teacher_predict(teacher_dir: Path, texts) -> list[str]:
+    """The tiny two-class teacher's answers as the SST-2 labels: its column i (class_i) is the label "i"."""
+    from textdistill.teachers.huggingface import Teacher
+
+    logits = Teacher.from_pretrained(teacher_dir).logits(list(texts))
+    assert logits.shape == (len(texts), 2)
+    return [str(i) for i in logits.argmax(1)]
+
+
 def cache_chunks(cache: Path) -> list[Path]:
     return sorted(cache.glob("*/chunk-*.safetensors"))
 
@@ -142,38 +159,50 @@ def gold_student(tiny, tmp_path_factory):
 # End to end on a slice of SST-2
 
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# The first 300 rows of SST-2's train.tsv and the first 100 of its dev.tsv (GLUE), committed so that the end-to-end
+# tests run the same in a fresh clone as on a machine with the shared benchmark data.
+SST2_SLICE = Path(__file__).resolve().parent / "data" / "sst2_slice"
+
+
 def _shared_data() -> Path | None:
-    for candidate in (os.environ.get("TEXTDISTILL_SHARED_DATA"), "/work/shared/data"):
-        if candidate and (Path(candidate) / "sst2" / "train.tsv.gz").is_file():
-            return Path(candidate)
-    return None
+    """The shared benchmark data, found as tests/test_data.py finds it: $TEXTDISTILL_SHARED_DATA when set, else
+    ``shared/data`` beside the repository (../shared/data from the repository root)."""
+    env = os.environ.get("TEXTDISTILL_SHARED_DATA")
+    path = Path(env) if env else REPO_ROOT.parent / "shared" / "data"
+    return path if path.is_dir() else None
 
 
-def _head_tsv(src: Path, dst: Path, n: int) -> Path:
+def _head_tsv(src: Path, n: int) -> list[str]:
+    """The header and the first ``n`` rows of a gzipped TSV, as lines."""
     with gzip.open(src, "rt", encoding="utf-8") as f:
-        header = f.readline().rstrip("\n").split("\t")
-        assert header[:2] == ["sentence", "label"], header
-        rows = []
-        for line in f:
-            if len(rows) == n:
-                break
-            parts = line.rstrip("\n").split("\t")
-            rows.append((parts[0], parts[1]))
-    return write_tsv(dst, rows, header=("sentence", "label"))
+        return [line for line, _ in zip(f, range(n + 1))]
+
+
+def test_committed_sst2_slice_is_the_head_of_shared_sst2():
+    """The committed slice is exactly the first rows of the shared SST-2 files (checked where those are present)."""
+    shared = _shared_data()
+    if shared is None or not (shared / "sst2" / "train.tsv.gz").is_file():
+        pytest.skip("shared data (sst2) not found: set TEXTDISTILL_SHARED_DATA or provide ../shared/data")
+    for name, n in (("train", 300), ("dev", 100)):
+        committed = (SST2_SLICE / f"{name}.tsv").read_text(encoding="utf-8").splitlines(keepends=True)
+        assert committed == _head_tsv(shared / "sst2" / f"{name}.tsv.gz", n), name
 
 
 @pytest.fixture(scope="module")
 def sst2(tmp_path_factory):
-    shared = _shared_data()
-    if shared is None:
-        pytest.skip("shared data (sst2) not found: set TEXTDISTILL_SHARED_DATA or provide /work/shared/data")
+    """The committed SST-2 slice (always: the same rows in a fresh clone and in CI, so the tests never skip and
+    never depend on what else is on the machine), a tiny random BERT teacher and a few unlabeled texts."""
     from conftest import build_tiny_teacher
 
+    import shutil
+
     d = tmp_path_factory.mktemp("sst2")
-    train = _head_tsv(shared / "sst2" / "train.tsv.gz", d / "train.tsv", 300)
-    dev = _head_tsv(shared / "sst2" / "dev.tsv.gz", d / "dev.tsv", 100)
+    # copied out of the checkout, so that nothing a command does beside its input lands in the repository
+    train, dev = (Path(shutil.copyfile(SST2_SLICE / f"{name}.tsv", d / f"{name}.tsv")) for name in ("train", "dev"))
     train_ds, dev_ds = read_dataset(train, require_label=True), read_dataset(dev, require_label=True)
     assert len(train_ds) == 300 and len(dev_ds) == 100
+    assert sorted(set(train_ds.labels)) == sorted(set(dev_ds.labels)) == ["0", "1"]
     # Unlabeled extras: new texts (one repeated), texts already in train and dev, and a blank line.
     extras = ["a film of great fun and very good actors", "the plot is dull and the actors are awful",
               "a film of great fun and very good actors", train_ds.texts[0], train_ds.texts[5], dev_ds.texts[1],
@@ -238,7 +267,14 @@ def test_distill_with_teacher_labels_each_new_text_once_and_saves_student(sst2_r
     assert meta["transfer_texts"] == len(train_texts) + len(new_extras)
     assert meta["teacher"]["fingerprint"] in {p.parent.name for p in cache_chunks(r["cache"])}
     assert json.loads((student / "labels.json").read_text())["names"] == ["0", "1"]
-    assert 0.0 <= meta["dev"]["accuracy"] <= 1.0 and 0.0 <= meta["teacher_dev"]["accuracy"] <= 1.0
+    # The dev scores saved with the student are the saved student's and the teacher's, recomputed here.
+    dev_texts, dev_gold = r["dev_ds"].texts, r["dev_ds"].labels
+    student_pred = Student.from_pretrained(student).predict(dev_texts)
+    teacher_pred = tiny_teacher_predict(r["teacher"], dev_texts)
+    assert meta["dev"]["n"] == 100
+    assert meta["dev"]["accuracy"] == pytest.approx(accuracy(student_pred, dev_gold), abs=1e-9)
+    assert meta["dev"]["teacher_agreement"] == pytest.approx(accuracy(student_pred, teacher_pred), abs=1e-9)
+    assert meta["teacher_dev"]["accuracy"] == pytest.approx(accuracy(teacher_pred, dev_gold), abs=1e-9)
     err = r["distilled"].stderr
     assert "student dev accuracy" in err and "teacher" in err and f"student saved to {student}" in err
     # Nothing half-written is left beside the model.
@@ -252,11 +288,16 @@ def test_evaluate_json(sst2_run):
     assert metrics["teacher"] is None
     s = metrics["student"]
     assert s["n"] == 100
-    assert 0.0 <= s["accuracy"] <= 1.0 and -1.0 <= s["mcc"] <= 1.0 and 0.0 <= s["macro_f1"] <= 1.0
-    # Same number as the Python API and as the dev score saved at distillation time.
-    student = Student.from_pretrained(r["student"])
-    pred = student.predict(r["dev_ds"].texts)
-    assert s["accuracy"] == pytest.approx(np.mean([p == g for p, g in zip(pred, r["dev_ds"].labels)]))
+    # The metrics of the Python API's predictions, computed independently (scikit-learn), and the dev score saved
+    # at distillation time.
+    from sklearn.metrics import f1_score, matthews_corrcoef
+
+    pred, gold = Student.from_pretrained(r["student"]).predict(r["dev_ds"].texts), r["dev_ds"].labels
+    assert s["accuracy"] == pytest.approx(accuracy(pred, gold), abs=1e-9)
+    assert s["macro_f1"] == pytest.approx(f1_score(gold, pred, labels=["0", "1"], average="macro", zero_division=0),
+                                          abs=1e-9)
+    assert s["f1"] == pytest.approx(f1_score(gold, pred, pos_label="1", zero_division=0), abs=1e-9)
+    assert s["mcc"] == pytest.approx(matthews_corrcoef(gold, pred), abs=1e-9)
     saved = json.loads((r["student"] / "config.json").read_text())["metadata"]
     assert s["accuracy"] == pytest.approx(saved["dev"]["accuracy"])
 
@@ -313,8 +354,14 @@ def test_bench_side_by_side(sst2_run):
     result = json.loads(out_json.read_text())
     assert {"student", "teacher", "speedup"} <= set(result)
     assert result["n"] == 64 and result["teacher"]["n_timed"] == 32
-    assert 0.0 <= result["student"]["metrics"]["accuracy"] <= 1.0
-    assert 0.0 <= result["student"]["metrics"]["teacher_agreement"] <= 1.0
+    # Scored on the first 64 dev texts: the student against gold and against the teacher, recomputed here.
+    texts, gold = r["dev_ds"].texts[:64], r["dev_ds"].labels[:64]
+    student_pred = Student.from_pretrained(r["student"]).predict(texts)
+    teacher_pred = tiny_teacher_predict(r["teacher"], texts)
+    assert result["student"]["metrics"]["accuracy"] == pytest.approx(accuracy(student_pred, gold), abs=1e-9)
+    assert result["student"]["metrics"]["teacher_agreement"] == pytest.approx(accuracy(student_pred, teacher_pred),
+                                                                              abs=1e-9)
+    assert result["teacher"]["metrics"]["accuracy"] == pytest.approx(accuracy(teacher_pred, gold), abs=1e-9)
     for key in ("batch_32_end_to_end", "batch_32_model_only", "batch_1_end_to_end", "batch_1_model_only"):
         assert result["speedup"][key] > 0
     assert result["student"]["disk_bytes"] > 0 and result["teacher"]["disk_bytes"] > 0
@@ -499,7 +546,15 @@ def test_teacher_finetune_then_label(tiny, tiny_teacher_dir, tmp_path):
     card = json.loads((out / "teacher_card.json").read_text())
     assert card["num_labels"] == 2 and card["max_length_for_inference"] == 16
     assert card["training"]["steps"] == 3  # 20 texts, batch 8, 1 epoch
-    assert 0.0 <= card["dev_accuracy"] <= 1.0
+    # The card's dev score is the accuracy of the saved teacher, re-loaded, on the dev file.
+    from textdistill.teachers.huggingface import Teacher
+
+    saved = Teacher.from_pretrained(out)
+    assert saved.label_names == ["neg", "pos"] and saved.max_length == 16
+    dev = read_dataset(tiny["dev"], require_label=True)
+    dev_pred = [saved.label_names[i] for i in saved.logits(dev.texts).argmax(1)]
+    assert card["dev_metric"] == "accuracy" and card["dev_examples"] == 6
+    assert card["dev_accuracy"] == card["dev_score"] == pytest.approx(accuracy(dev_pred, dev.labels), abs=1e-6)
     assert any(p.suffix == ".safetensors" for p in out.iterdir())
 
     cache = tmp_path / "cache"

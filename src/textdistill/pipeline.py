@@ -164,6 +164,8 @@ def _check_task_options(plan: Plan, task) -> None:
     if plan.task_config is not None and not isinstance(plan.task_config, config_class or ()):
         raise ConfigError(f"{', '.join(sorted(_task_flags(plan)))} applies to another task type; this data is "
                           f"{task.name}")
+    if plan.strategy is not None:
+        plan.strategy.check_task(task)
     metric = plan.train_config.select_metric
     if metric is not None and metric not in task.select_metrics:
         raise ConfigError(f"--select-metric {metric} does not apply to {task.name} data (choose from "

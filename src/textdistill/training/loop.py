@@ -209,7 +209,6 @@ class Trainer:
             bar = tqdm(total=total, initial=first_epoch * steps_per_epoch + skip,
                        desc=stage.name, unit="batch", dynamic_ncols=True)
         module.train()
-        wants_repr = objective.needs_representation
         evaluate = lambda: self.evaluate(module, dev)  # noqa: E731
         passes = self._passes(module, encoded)
         try:
@@ -222,25 +221,8 @@ class Trainer:
                     objective.start_epoch(EpochContext(stage.name, epoch + 1, stage.rows, evaluate, passes))
                 for b, idx, inputs in self._inputs(encoded, self._batches(encoded, stage.rows, rng),
                                                    skip if resumed_epoch else 0):
-                    rng_state = torch.get_rng_state()  # this forward's dropout masks, for StepContext.forward()
-                    if wants_repr:
-                        logits, representation = module(*inputs, return_representation=True)
-                    else:
-                        logits, representation = module(*inputs), None
-                    value = objective.loss(logits, idx, representation)
-                    loss = value.item()
-                    if not math.isfinite(loss):
-                        raise TrainingDiverged(f"training diverged at {stage.name} step {step + 1} (loss {loss}); "
-                                               f"lower {self._rates(stage.lr_scale)}; nothing was saved")
-                    for opt in optimizers:
-                        opt.zero_grad(set_to_none=True)
-                    value.backward()
-                    for opt in optimizers:
-                        opt.step()
+                    loss = self._step(module, optimizers, objective, inputs, idx, stage, step, evaluate)
                     step += 1
-                    objective.after_step(StepContext(module, inputs, idx, logits.detach(),
-                                                     None if representation is None else representation.detach(),
-                                                     stage.name, step, rng_state, evaluate))
                     running = loss if running is None else 0.98 * running + 0.02 * loss
                     last = stage.max_steps is not None and step >= stage.max_steps
                     if c.eval_every and step % c.eval_every == 0 and not (last and not stage.evaluate_epochs):
@@ -268,6 +250,29 @@ class Trainer:
         finally:
             if bar is not None:
                 bar.close()
+
+    def _step(self, module, optimizers, objective, inputs, idx, stage: Stage, step: int, evaluate) -> float:
+        """One optimisation step on one batch: its loss (a non-finite one stops the run), the update, and the
+        objective's hook after it."""
+        rng_state = torch.get_rng_state()  # this forward's dropout masks, for StepContext.forward()
+        if objective.needs_representation:
+            logits, representation = module(*inputs, return_representation=True)
+        else:
+            logits, representation = module(*inputs), None
+        value = objective.loss(logits, idx, representation)
+        loss = value.item()
+        if not math.isfinite(loss):
+            raise TrainingDiverged(f"training diverged at {stage.name} step {step + 1} (loss {loss}); "
+                                   f"lower {self._rates(stage.lr_scale)}; nothing was saved")
+        for opt in optimizers:
+            opt.zero_grad(set_to_none=True)
+        value.backward()
+        for opt in optimizers:
+            opt.step()
+        objective.after_step(StepContext(module, inputs, idx, logits.detach(),
+                                         None if representation is None else representation.detach(),
+                                         stage.name, step + 1, rng_state, evaluate))
+        return loss
 
     def _inputs(self, encoded, batches: list, skip: int = 0):
         """(batch number, rows, the batch's tensors on the training device) for each batch from ``skip`` on. On a
