@@ -331,9 +331,12 @@ def test_finetune_saves_a_loadable_teacher(tiny_teacher_dir, tmp_path):
     cfg = FinetuneConfig(epochs=1, lr=1e-3, batch_size=8, max_length=24, eval_every=2)
     metrics = finetune_teacher(str(tiny_teacher_dir), texts, labels, 3, out, label_names=names,
                                dev_texts=texts[::3], dev_label_ids=labels[::3], config=cfg, progress=True)
-    assert metrics["steps"] == 5 and 0.0 <= metrics["dev_accuracy"] <= 1.0
+    assert metrics["steps"] == 5 and metrics["dev_examples"] == 14
     assert len(metrics["evaluations"]) == 3  # steps 2, 4 and the end
-    assert metrics["dev_accuracy"] == max(e["dev_accuracy"] for e in metrics["evaluations"])
+    assert metrics["dev_metric"] == "accuracy" and metrics["dev_score"] == metrics["dev_accuracy"]
+    scores = [e["dev_accuracy"] for e in metrics["evaluations"]]
+    assert metrics["dev_accuracy"] == max(scores)
+    assert metrics["best_step"] == (2, 4, 5)[scores.index(max(scores))]  # the first evaluation with the best score
     files = {p.name for p in out.iterdir()}
     assert {"config.json", "model.safetensors", "tokenizer.json", "teacher_card.json"} <= files
     card = json.loads((out / "teacher_card.json").read_text())
@@ -342,13 +345,27 @@ def test_finetune_saves_a_loadable_teacher(tiny_teacher_dir, tmp_path):
     assert "train_seconds" in card["training"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp folders left behind
 
+    # the kept weights are the best evaluation's: the saved teacher, re-loaded, scores exactly that on dev
     t = Teacher.from_pretrained(out)
     assert t.label_names == names and t.max_length == 24
     acc = (t.logits(texts[::3]).argmax(1) == labels[::3]).mean()
-    assert acc == pytest.approx(metrics["dev_accuracy"])
+    assert metrics["dev_accuracy"] == pytest.approx(acc, abs=1e-6)
     # training changed the weights
     base_logits = Teacher.from_pretrained(tiny_teacher_dir, max_length=24).logits(texts[:5])
     assert not np.allclose(t.logits(texts[:5]), base_logits)
+
+
+@pytest.mark.xfail(strict=True, reason="bug in src/textdistill/training/finetune.py: _save_teacher reads "
+                   "h.get('step') but Trainer.history entries only have 'where' (e.g. 'fine-tuning teacher step 2'), "
+                   "so every evaluation's step in the returned metrics is None")
+def test_finetune_records_the_step_of_each_evaluation(tiny_teacher_dir, tmp_path):
+    texts, labels = _tiny_task()
+    cfg = FinetuneConfig(epochs=1, lr=1e-3, batch_size=8, max_length=24, eval_every=2)
+    metrics = finetune_teacher(str(tiny_teacher_dir), texts, labels, 3, tmp_path / "ft",
+                               label_names=["positive", "negative", "question"], dev_texts=texts[::3],
+                               dev_label_ids=labels[::3], config=cfg, progress=False)
+    assert len(metrics["evaluations"]) == 3
+    assert [e["step"] for e in metrics["evaluations"]] == [2, 4, 5]  # every 2 steps, and the end (5 steps)
 
 
 def test_finetune_learns_and_changes_label_count(tiny_teacher_dir, tmp_path):

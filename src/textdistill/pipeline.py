@@ -84,6 +84,7 @@ def distill(plan: Plan | TextDataset | str | Path | None = None, *, log=print, p
     report = DistillReport()
     data = read_data(plan, log)
     teachers = load_teachers(plan, data, log)
+    describe_task(plan, data, log)
     transfer = build_transfer_set(plan, data, teachers, report, log, progress)
     execution = plan.execution()
     signal, dev_signal = label_transfer_set(plan, execution, teachers, data, transfer, report, log, progress)
@@ -120,10 +121,6 @@ def read_data(plan: Plan, log=print) -> LabelledData:
     _check_classes(task, names, train, log)
     gold_train = task.encode(names, train.labels, train.source, log)
     _check_task_options(plan, task)
-    if task.name != "single-label" or plan.data.labels.multi_label is not None:
-        counts = task.counts(gold_train, len(names))
-        log(f"task: {task.name}, {len(names)} labels, {counts.sum() / max(len(train), 1):.2f} labels per text, "
-            f"{int((gold_train.sum(1) == 0).sum()) if gold_train.ndim == 2 else 0:,} training texts with none")
     dev = gold_dev = None
     if spec.dev is not None:
         forced = spec.labels if task.name == "single-label" else _forced_multi(spec.labels)
@@ -136,6 +133,15 @@ def read_data(plan: Plan, log=print) -> LabelledData:
         _warn_overlap(train, dev, log)
     unlabeled = [_read(u, spec, what="unlabeled data") for u in spec.unlabeled]
     return LabelledData(train, dev, unlabeled, task, LabelMap(names), gold_train, gold_dev)
+
+
+def describe_task(plan: Plan, data: LabelledData, log) -> None:
+    """Say which task type the data is, once it is known to be trainable (multi-label, or when it was forced)."""
+    task, gold = data.task, data.gold_train
+    if task.name != "single-label" or plan.data.labels.multi_label is not None:
+        counts = task.counts(gold, len(data.labels))
+        log(f"task: {task.name}, {len(data.labels)} labels, {counts.sum() / max(len(gold), 1):.2f} labels per text, "
+            f"{int((gold.sum(1) == 0).sum()) if gold.ndim == 2 else 0:,} training texts with none")
 
 
 def _forced_multi(labels_format):

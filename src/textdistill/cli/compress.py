@@ -27,30 +27,34 @@ def compress(
 ):
     """Shrink a DAN student: fold, prune rows to a budget, store the table as float16 or int8."""
     from ..errors import ConfigError
-    from ..metrics import classification_metrics
+    from ..evaluation.scoring import gold_of, headline, score
     from ..evaluation.speed import dir_size
     from ..persistence import check_can_write
-    from ..students.dan import DANStudent
 
     check_can_write(out, overwrite)
     if out.resolve() == model.resolve():
         raise ConfigError("--out must be a new directory, not the model being compressed")
     student = load_student(model)
-    if not isinstance(student, DANStudent):
-        raise ConfigError(f"{model}: compress works on dan students (this one is {student.student_type})")
-    ds = read(dev, text_column, pair_column, label_column, require_label=True) if dev else None
+    if not student.compressible:
+        student.compressed()  # the family's one-line refusal
+    ds = read(dev, text_column, pair_column, label_column, require_label=True,
+              multi_label=student.multi_label) if dev else None
     small = student.compressed(dtype=dtype, max_rows=max_rows, max_size=max_size, prune_by=prune_by, fold=fold)
+    small.task, small.decision = student.task, dict(student.decision)
+    small.metadata.pop("dev", None)  # the copy's dev metrics are what it scores, not the original's
     before = None
     if ds is not None:
-        gold = student.labels.encode(ds.labels, source=ds.source)
-        before = classification_metrics(gold, student.predict_logits(ds.texts, ds.pairs).argmax(-1), len(student.labels))
-        after = classification_metrics(gold, small.predict_logits(ds.texts, ds.pairs).argmax(-1), len(small.labels))
+        gold = gold_of(student, ds, say)
+        before = score(student, gold, student.predict_logits(ds.texts, ds.pairs))
+        after = score(small, gold, small.predict_logits(ds.texts, ds.pairs))
         small.metadata["compressed_dev"] = {"before": before, "after": after, "file": str(ds.source)}
+        small.metadata["dev"] = after
     small.metadata["compressed_from"] = str(model)
     small.save_pretrained(out, overwrite=overwrite)
     line = f"{model} ({dir_size(model) / 1e6:,.1f} MB) -> {out} ({dir_size(out) / 1e6:,.1f} MB): {small.describe()}"
     say(line)
     if before is not None:
-        say(f"dev accuracy {before['accuracy']:.4f} -> {after['accuracy']:.4f} "
-            f"({(after['accuracy'] - before['accuracy']) * 100:+.2f} points), macro-F1 {before['macro_f1']:.4f} -> "
+        name = "micro-F1" if student.multi_label else "accuracy"
+        b, a = headline(before), headline(after)
+        say(f"dev {name} {b:.4f} -> {a:.4f} ({(a - b) * 100:+.2f} points), macro-F1 {before['macro_f1']:.4f} -> "
             f"{after['macro_f1']:.4f} on {len(ds):,} texts")
