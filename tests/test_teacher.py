@@ -355,9 +355,6 @@ def test_finetune_saves_a_loadable_teacher(tiny_teacher_dir, tmp_path):
     assert not np.allclose(t.logits(texts[:5]), base_logits)
 
 
-@pytest.mark.xfail(strict=True, reason="bug in src/textdistill/training/finetune.py: _save_teacher reads "
-                   "h.get('step') but Trainer.history entries only have 'where' (e.g. 'fine-tuning teacher step 2'), "
-                   "so every evaluation's step in the returned metrics is None")
 def test_finetune_records_the_step_of_each_evaluation(tiny_teacher_dir, tmp_path):
     texts, labels = _tiny_task()
     cfg = FinetuneConfig(epochs=1, lr=1e-3, batch_size=8, max_length=24, eval_every=2)

@@ -229,12 +229,15 @@ def test_a_toy_family_and_a_toy_strategy_train_and_save_through_the_cli(tmp_path
     class FirstConfig:
         first_weight: float = option(0.9, "first: weight of the first teacher.")
 
+    built = []  # (first_weight, teachers) of every objective the toy strategy builds
+
     @register_strategy
     class First(Strategy):
         name, config_class = "first-mostly", FirstConfig
 
         def objective(self, inputs):
             k, n = inputs.num_teachers, inputs.logits.shape[1]
+            built.append((self.config.first_weight, k))
             w = np.full((n, k), (1 - self.config.first_weight) / max(k - 1, 1), np.float32)
             w[:, 0] = self.config.first_weight if k > 1 else 1.0
             return fixed_weights_objective(inputs, w, self.name)
@@ -253,11 +256,20 @@ def test_a_toy_family_and_a_toy_strategy_train_and_save_through_the_cli(tmp_path
         student = d / "student"
         r = runner.invoke(app, ["distill", "--train", str(train), "--dev", str(train), "--out", str(student),
                                 "--student", "toy", "--teacher", str(gold), "--teacher-strategy", "first-mostly",
-                                "--first-weight", "0.7", "--epochs", "3", "--finetune-epochs", "0"])
+                                "--first-weight", "0.7", "--epochs", "30", "--lr", "0.05", "--batch-size", "4",
+                                "--finetune-epochs", "0"])
         assert r.exit_code == 0, r.output
         record = json.loads((student / "teachers.json").read_text())
         assert record["strategy"] == "first-mostly" and record["strategy_config"] == {"first_weight": 0.7}
-        assert Student.from_pretrained(student).predict(["a great film"]) in (["pos"], ["neg"])
+        # the toy strategy built the distillation objective, with the CLI's --first-weight, for the one teacher
+        assert built == [(0.7, 1)]
+        # the toy teacher learnt the gold labels, and the toy student trained (on its soft labels alone: no gold
+        # fine-tuning) answers as the teacher does: both are right on every training text
+        gold_labels = ["pos"] * len(P) + ["neg"] * len(N)
+        assert loaded.predict(P + N) == gold_labels
+        taught = Student.from_pretrained(student)
+        assert type(taught).__name__ == "ToyStudent" and taught.weights["hidden.weight"].shape == (4, 256)
+        assert taught.predict(P + N) == gold_labels
     finally:
         FAMILIES.unregister("toy")
         STRATEGIES.unregister("first-mostly")

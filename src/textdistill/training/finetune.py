@@ -294,14 +294,20 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def _step_of(where: str) -> int | None:
+    """The step a trainer history entry names ("fine-tuning teacher step 120" -> 120)."""
+    head, _, number = where.rpartition(" ")
+    return int(number) if head.endswith("step") and number.isdigit() else None
+
+
 def _save_teacher(out: Path, model, family: ClassifierFamily, trainer: Trainer, config: FinetuneConfig, task,
                   n_train: int, dev_texts: list, total_steps: int, seconds: float, device: str, overwrite: bool,
                   base: str) -> dict:
     metric = trainer.config.select_metric
-    evals = [{"step": h.get("step"), f"dev_{metric}": round(h[f"dev_{metric}"], 6)} for h in trainer.history
+    evals = [{"step": _step_of(h["where"]), f"dev_{metric}": round(h[f"dev_{metric}"], 6)} for h in trainer.history
              if h.get(f"dev_{metric}") is not None]
     has_dev = bool(dev_texts)
-    best_step = int(trainer.best_where.rsplit(" ", 1)[-1]) if has_dev and trainer.best_where else total_steps
+    best_step = (_step_of(trainer.best_where) or total_steps) if has_dev else total_steps
     score = round(float(trainer.best_score), 6) if has_dev else None
     metrics = {
         "dev_score": score, "dev_metric": metric if has_dev else None,
