@@ -249,8 +249,10 @@ def label_transfer_set(plan: Plan, execution, teachers: list, data: LabelledData
     dev_signal = None
     if data.dev is not None:
         dev_signal = label_teachers(teachers, data.dev.texts, data.dev.pairs, cache, progress=False)
+        dev_signal.logits = np.nan_to_num(dev_signal.logits, nan=0.0)  # an unanswered dev text: no opinion
         teacher_statistics(teachers, dev_signal, data.gold_dev, dev_signal, task, data.labels.names, log)
     signal = execution.label(teachers, transfer.texts, transfer.pairs, cache, progress, log)
+    signal = drop_unanswered(transfer, signal, data, log)
     report.timings["teacher_labelling_s"] = time.perf_counter() - started
     report.teachers = teacher_statistics(teachers, dev_signal, data.gold_dev, signal, task, data.labels.names)
     report.strategy = plan.strategy.name
@@ -261,6 +263,34 @@ def label_transfer_set(plan: Plan, execution, teachers: list, data: LabelledData
         if len(teachers) > 1:
             log("teachers on dev: " + ", ".join(f"{t['name']} {t['dev_score']:.4f}" for t in report.teachers))
     return signal, dev_signal
+
+
+def drop_unanswered(transfer: TransferSet, signal, data: LabelledData, log):
+    """Texts a teacher could not answer (a served LM's unparsed replies): unlabeled ones leave the transfer set;
+    training texts learn their gold label there instead (a near one-hot target)."""
+    missing = ~np.isfinite(signal.logits).all(axis=(0, 2))
+    if not missing.any():
+        return signal
+    n_train = len(data.train)
+    logits = signal.logits
+    for i in np.flatnonzero(missing[:n_train]):
+        gold = data.gold_train[i]
+        target = np.where(np.asarray(gold) > 0.5, 4.6, -4.6) if np.ndim(gold) else np.full(logits.shape[2], -4.6)
+        if not np.ndim(gold):
+            target[int(gold)] = 0.0
+        bad = ~np.isfinite(logits[:, i]).all(axis=1)
+        logits[bad, i] = target
+    keep = np.concatenate([np.ones(n_train, dtype=bool), ~missing[n_train:]])
+    dropped = int((~keep).sum())
+    log(f"note: {int(missing.sum()):,} texts got no teacher answer: {dropped:,} unlabeled ones are left out, "
+        f"{int(missing[:n_train].sum()):,} training ones learn their gold label")
+    if dropped:
+        rows = np.flatnonzero(keep)
+        transfer.texts = [transfer.texts[i] for i in rows]
+        transfer.pairs = None if transfer.pairs is None else [transfer.pairs[i] for i in rows]
+        transfer.gold = transfer.gold[rows]
+        signal = signal.subset(rows)
+    return signal
 
 
 def training_config(plan: Plan, data: LabelledData, transfer: TransferSet, log):

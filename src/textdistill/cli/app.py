@@ -45,6 +45,7 @@ def build_app(only: str | None = None) -> typer.Typer:
     teacher_command = _commands(teacher_app)
     teacher_command("finetune")(teachers.finetune)
     teacher_command("report")(teachers.report)
+    teacher_command("check")(teachers.check)
     app.add_typer(teacher_app, name="teacher")
     command("label")(teachers.label)
     if only in (None, "distill"):

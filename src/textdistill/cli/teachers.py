@@ -153,3 +153,42 @@ def report(
         print(format_report(record))
     if plot is not None:
         say(f"plot written to {plot_history(record, plot)}")
+
+
+def check(
+    teacher: str = typer.Option(..., help="A teacher: a classifier directory, a saved student, or a teacher spec "
+                                "file (.json/.yaml: embedding, prompt, openai)."),
+    data: Path = typer.Option(..., help="A labelled sample (any supported format)."),
+    limit: int = typer.Option(300, help="Check on at most this many rows (the first ones)."),
+    cache: Optional[Path] = CacheOpt,
+    teacher_labels: Optional[str] = typer.Option(None, help="For a teacher whose classes have no names: the data's "
+                                                 "label of each of its columns (neg,pos)."),
+    corpus: Optional[Path] = typer.Option(None, help="The corpus you mean to label: project its tokens, cost and time."),
+    corpus_texts: Optional[int] = typer.Option(None, help="Or its number of texts."),
+    price_in: Optional[float] = typer.Option(None, help="Price per million prompt tokens (for the projection)."),
+    price_out: Optional[float] = typer.Option(None, help="Price per million completion tokens."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    text_column: Optional[str] = TextCol, pair_column: Optional[str] = PairCol, label_column: Optional[str] = LabelCol,
+    label_sep: Optional[str] = LabelSepOpt, label_columns: Optional[str] = LabelColumnsOpt,
+    label_names: Optional[Path] = LabelNamesOpt,
+):
+    """Run a teacher on a labelled sample: its score, answers, unparsed replies, throughput and projected cost."""
+    from ..errors import check as require
+    from ..persistence import check_writable_place
+    from ..teachers.check import check_teacher, format_check
+
+    require(limit >= 1, "--limit must be >= 1")
+    require(corpus_texts is None or corpus_texts >= 1, "--corpus-texts must be >= 1")
+    root = cache_root(cache)
+    check_writable_place(root, "--cache")
+    sample = read(data, text_column, pair_column, label_column, require_label=True, label_sep=label_sep,
+                  label_columns=label_columns, label_names=label_names)
+    sample = sample.subset(range(min(limit, len(sample))))
+    if corpus is not None:
+        from ..data.readers import read_dataset
+
+        corpus_texts = len(read_dataset(corpus, text=text_column, label=None))
+    t = load_teacher(teacher, None, 32)
+    report = check_teacher(t, sample, root, teacher_labels=teacher_labels, corpus_texts=corpus_texts,
+                           price_in=price_in, price_out=price_out, log=say)
+    print(json.dumps(report, indent=2, default=float) if as_json else format_check(report))

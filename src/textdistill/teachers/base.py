@@ -15,6 +15,7 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from ..errors import ModelError
+from ..registry import Registry
 
 
 @runtime_checkable
@@ -57,11 +58,67 @@ def is_student_dir(path: Path) -> bool:
         return False
 
 
+# Teacher kinds described by a spec file (``{"kind": "embedding", ...}`` as JSON or YAML): kind -> class with
+# ``from_spec(spec, base_dir, **options)``. Each kind is one file (teachers/embedding.py, prompt.py, endpoint.py);
+# other packages add theirs through the entry point group ``textdistill.teachers``.
+TEACHER_KINDS = Registry("teacher kind", entry_point_group="textdistill.teachers")
+SPEC_SUFFIXES = (".json", ".yaml", ".yml")
+
+
+def register_kind(cls):
+    """Class decorator: register a teacher kind under its ``kind``."""
+    return TEACHER_KINDS.register(cls, name=cls.kind)
+
+
+def read_spec(path: Path) -> dict:
+    """A teacher spec file (JSON, or YAML when PyYAML is installed) as a dict with a ``kind``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ModelError(f"teacher spec {path}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        if path.suffix == ".json":
+            spec = json.loads(text)
+        else:
+            import yaml
+
+            spec = yaml.safe_load(text)
+    except ImportError:
+        raise ModelError(f"teacher spec {path}: a YAML spec needs PyYAML (pip install pyyaml), or write it as "
+                         f"JSON") from None
+    except Exception as exc:  # json.JSONDecodeError, yaml.YAMLError
+        raise ModelError(f"teacher spec {path}: not valid {path.suffix[1:].upper()} "
+                         f"({str(exc).splitlines()[0]})") from None
+    if not isinstance(spec, dict) or not isinstance(spec.get("kind"), str):
+        kinds = ", ".join(TEACHER_KINDS.names())
+        raise ModelError(f"teacher spec {path}: needs a \"kind\" ({kinds}) and that kind's settings")
+    return spec
+
+
+def teacher_from_spec(path: Path, **options):
+    """The teacher a spec file describes (its relative paths are relative to the file)."""
+    from ..errors import ConfigError
+
+    spec = read_spec(path)
+    try:
+        cls = TEACHER_KINDS.get(spec["kind"])
+    except ConfigError as exc:
+        raise ModelError(f"teacher spec {path}: {exc}") from None
+    try:
+        return cls.from_spec({k: v for k, v in spec.items() if k != "kind"}, path.parent, source=str(path),
+                             **options)
+    except ConfigError as exc:
+        message = str(exc)
+        raise ConfigError(message if message.startswith("teacher spec") else f"teacher spec {path}: {message}") \
+            from None
+
+
 def load_teacher(source, *, max_length: int | None = None, batch_size: int = 32, name: str | None = None,
                  device: str | None = None):
-    """A teacher from a path (a Hugging Face classifier directory or a saved textdistill student), a hub id (when
-    online), or a teacher object (returned as is). One-line ModelError for anything else. ``device``: where a
-    torch teacher runs (``auto``/None: a GPU when there is one)."""
+    """A teacher from a path (a Hugging Face classifier directory, a saved textdistill student, or a teacher spec
+    file: .json/.yaml with a ``kind``), a hub id (when online), or a teacher object (returned as is). One-line
+    ModelError for anything else. ``device``: where a torch teacher runs (``auto``/None: a GPU when there is
+    one)."""
     if not isinstance(source, (str, os.PathLike)):
         missing = [a for a in ("fingerprint", "num_labels", "logits") if not hasattr(source, a)]
         if missing:
@@ -76,6 +133,11 @@ def load_teacher(source, *, max_length: int | None = None, batch_size: int = 32,
         from .student import StudentTeacher
 
         teacher = StudentTeacher.from_pretrained(path)
+    elif path.suffix.lower() in SPEC_SUFFIXES and not path.is_dir():
+        _load_builtin_kinds()
+        if not path.is_file():
+            raise ModelError(f"teacher spec {path}: no such file")
+        teacher = teacher_from_spec(path, max_length=max_length, device=device)
     else:
         from .huggingface import Teacher as HFTeacher
 
@@ -84,6 +146,11 @@ def load_teacher(source, *, max_length: int | None = None, batch_size: int = 32,
     if name is not None:
         teacher.name = name
     return teacher
+
+
+def _load_builtin_kinds() -> None:
+    """Register the built-in teacher kinds (their modules import torch only when a teacher is built)."""
+    from . import embedding, endpoint, prompt  # noqa: F401
 
 
 def load_teachers(sources, **kwargs) -> list:

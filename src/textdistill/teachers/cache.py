@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import ConfigError, DataError, LabellingInterrupted
+from ..errors import ConfigError, DataError, LabellingInterrupted, TextdistillError
 
 CHUNK_PREFIX = "chunk-"
 CHUNK_SUFFIX = ".safetensors"
@@ -245,10 +245,13 @@ class TeacherCache:
 def _keep_partial(cache: TeacherCache, keys: np.ndarray, stop: KeyboardInterrupt) -> int:
     """Store the batches a teacher finished before a Ctrl-C (``PartialOutputs``); how many texts that was."""
     done = getattr(stop, "done", None)
-    if done is None or not done.any():
+    if done is None:
         return 0
-    cache.add(keys[done], np.asarray(stop.logits, dtype=np.float32)[done])
-    return int(done.sum())
+    logits = np.asarray(stop.logits, dtype=np.float32)
+    keep = done & np.isfinite(logits).all(axis=1)
+    if keep.any():
+        cache.add(keys[keep], logits[keep])
+    return int(keep.sum())
 
 
 def _who(teacher) -> str:
@@ -265,6 +268,7 @@ def label_with_cache(teacher, texts: Sequence[str], pairs: Sequence[str] | None 
     """
     if chunk_size < 1:
         raise ConfigError("chunk_size must be >= 1")
+    chunk_size = min(chunk_size, int(getattr(teacher, "cache_chunk_size", chunk_size)))  # an expensive teacher's
     texts = list(texts)
     pairs = list(pairs) if pairs is not None else None
     keys = text_keys(texts, pairs)
@@ -301,8 +305,15 @@ def label_with_cache(teacher, texts: Sequence[str], pairs: Sequence[str] | None 
                     f"labelling stopped by Ctrl-C: {labelled + kept:,} texts labelled by {_who(teacher)} in this "
                     f"run are kept in the cache ({cache.folder}); rerun the same command to resume with the "
                     f"{len(uniq_keys) - labelled - kept:,} left") from None
-            cache.add(uniq_keys[sel], logits)
-            labelled += len(sel)
+            except TextdistillError as stop:  # a teacher that gives up (too many unanswerable texts) says why
+                if getattr(stop, "done", None) is None:
+                    raise
+                kept = _keep_partial(cache, uniq_keys[sel], stop)
+                raise type(stop)(f"{stop} ({labelled + kept:,} texts answered in this run are kept in the "
+                                 f"cache)", stop.done, stop.logits) from None
+            answered = np.isfinite(logits).all(axis=1)  # a row without an answer is not cached: a rerun asks again
+            cache.add(uniq_keys[sel][answered], logits[answered])
+            labelled += int(answered.sum())
             uniq_logits[sel] = logits
             if bar is not None and bar.n < before + len(sel):  # a teacher that does not drive the bar itself
                 bar.update(before + len(sel) - bar.n)
