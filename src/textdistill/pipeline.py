@@ -345,8 +345,10 @@ def train(plan: Plan, config, data: LabelledData, transfer: TransferSet, encoded
 
     family = encoded.family
     dev_set = None if data.dev is None else TrainingSet(family.encode(data.dev.texts, data.dev.pairs), data.gold_dev)
-    trainer = Trainer(family, config, len(data.labels), progress=progress, log=log, task=data.task,
-                      device=resolve_device(plan.device))
+    device = resolve_device(plan.device)
+    if device != "cpu":
+        log(f"training on {device}")
+    trainer = Trainer(family, config, len(data.labels), progress=progress, log=log, task=data.task, device=device)
     # what decides the training trajectory (the number of epochs only decides where it ends: a rerun with another
     # --epochs resumes too, towards the new total)
     schedule = {k: v for k, v in config.to_dict().items() if k not in ("epochs", "finetune_epochs")}

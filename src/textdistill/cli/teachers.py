@@ -80,6 +80,7 @@ def label(
     max_length: Optional[int] = typer.Option(None, help="Truncate teacher inputs (default: the teacher card's)."),
     batch_size: int = typer.Option(32), chunk_size: int = typer.Option(2048, help="Texts per cache chunk."),
     limit: Optional[int] = typer.Option(None, help="Label only the first N texts of each file."),
+    device: Optional[str] = typer.Option(None, help="auto (a GPU when there is one), cpu, cuda or cuda:N."),
     text_column: Optional[str] = TextCol, pair_column: Optional[str] = PairCol,
     **values,
 ):
@@ -93,7 +94,10 @@ def label(
 
     check(chunk_size >= 1 and batch_size >= 1, "--chunk-size and --batch-size must be >= 1")
     ray = ray_option(values, LABEL_FLAGS)
-    teachers = load_teachers([load_teacher(t, max_length, batch_size) for t in teacher])
+    from ..plan import check_device
+
+    device = check_device(device)
+    teachers = load_teachers(list(teacher), max_length=max_length, batch_size=batch_size, device=device)
     root = cache_root(cache)
     check_writable_place(root, "--cache")  # the labels go there: fail before labelling, not after the first chunk
     if ray:  # issue 12: every file and teacher in one Ray job
@@ -128,7 +132,7 @@ def ray_option(values: dict, flags: dict):
     return ray
 
 
-LABEL_FLAGS = cli_flags.collect([RayConfig], taken={"teacher", "input", "cache", "max_length", "batch_size",
+LABEL_FLAGS = cli_flags.collect([RayConfig], taken={"teacher", "input", "cache", "max_length", "batch_size", "device",
                                                     "chunk_size", "limit", "text_column", "pair_column"})
 label = cli_flags.with_flags(label, LABEL_FLAGS)
 
