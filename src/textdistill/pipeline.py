@@ -359,6 +359,7 @@ def train(plan: Plan, config, data: LabelledData, transfer: TransferSet, encoded
         None if data.dev is None else [data.dev.texts, data.dev.pairs, data.gold_dev],
         *([] if data.task.name == "single-label" else [data.task.name, config_dict(plan.task_config)]))
     trainer.session = session.resume_or_start(plan.out, run_id, plan.overwrite, log)
+    trainer.session.run_id = run_id
     module = trainer.fit(encoded.inputs, stages, dev_set, resume=trainer.session.state,
                          on_stop=trainer.session.on_stop)
     report.timings["training_s"] = trainer.train_seconds
@@ -464,12 +465,26 @@ def run_metadata(plan: Plan, config, data: LabelledData, family, teachers, trans
         "augment": None if plan.augment is None or not teachers else plan.augment.to_dict(),
         "device": trainer.device,
         "best": trainer.best_where,
+        # what a rebuild needs to tell "other inputs" (run_id) from "other numerics" (versions, threads) apart
+        "environment": run_environment(trainer.device),
+        "run_id": getattr(trainer.session, "run_id", None),
     }
     if trainer.resumed_from:
         meta["resumed_from"] = trainer.resumed_from
     if trainer.interrupted:
         meta.update(interrupted=True, stopped_at=trainer.stopped_at)
     return meta
+
+
+def run_environment(device: str) -> dict:
+    """Versions, device and torch threads of a run: a seed reproduces a student bit for bit only with the same
+    torch, numpy and thread count (intra-op threads change the order of floating-point sums)."""
+    import torch
+
+    from . import __version__
+
+    return {"textdistill": __version__, "torch": torch.__version__, "numpy": np.__version__,
+            "torch_threads": torch.get_num_threads(), "device": device}
 
 
 def config_dict(config) -> dict:

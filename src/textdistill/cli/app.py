@@ -29,39 +29,44 @@ def _global_options(
         torch.set_num_threads(threads)
 
 
+# command -> (module in textdistill.cli, the function, or a maker of the function: its flags come from registries)
+COMMANDS = {
+    "label": ("teachers", "label"), "distill": ("distill", "make_distill_command()"),
+    "augment": ("distill", "augment_command"), "evaluate": ("predict", "evaluate"), "predict": ("predict", "predict"),
+    "bench": ("predict", "bench"), "compress": ("compress", "compress"), "demo": ("predict", "demo"),
+    "serve": ("serve", "make_serve_command()"), "export": ("export", "export"), "report": ("report", "report"),
+    "auto": ("report", "make_auto_command()"), "kernels": ("kernels", "kernels"),
+}
+TEACHER_COMMANDS = {"finetune": "finetune", "report": "report", "check": "check"}
+
+
 def build_app(only: str | None = None) -> typer.Typer:
-    """The whole app; ``only`` (the command about to run) skips building ``distill``'s generated flags when another
-    command runs: reading every installed package's entry points for plugins costs a tenth of a second, which a
-    one-line ``predict`` should not pay."""
-    from . import compress, export, predict, report, teachers
-    from .distill import augment_command, make_distill_command
-    from .serve import make_serve_command
+    """The app; ``only`` (the command about to run) registers that command alone: a one-line ``predict`` should not
+    import every other command's modules (nor read the plugins' entry points that ``distill``'s flags need)."""
+    import importlib
 
     app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                       rich_markup_mode=None, help="Distill transformer text classifiers into fast CPU students.")
     command = _commands(app)
     app.callback()(_global_options)
-    teacher_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Make, check and inspect teachers.")
-    teacher_command = _commands(teacher_app)
-    teacher_command("finetune")(teachers.finetune)
-    teacher_command("report")(teachers.report)
-    teacher_command("check")(teachers.check)
-    app.add_typer(teacher_app, name="teacher")
-    command("label")(teachers.label)
-    if only in (None, "distill"):
-        command("distill")(make_distill_command())
-    command("augment")(augment_command)
-    command("evaluate")(predict.evaluate)
-    command("predict")(predict.predict)
-    command("bench")(predict.bench)
-    command("compress")(compress.compress)
-    command("demo")(predict.demo)
-    if only in (None, "serve"):
-        command("serve")(make_serve_command())
-    command("export")(export.export)
-    command("report")(report.report)
-    if only in (None, "auto"):
-        command("auto")(report.make_auto_command())
+    names = [only] if only in COMMANDS else list(COMMANDS)
+    if only not in COMMANDS:
+        from . import teachers
+
+        teacher_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                                  help="Make, check and inspect teachers.")
+        teacher_command = _commands(teacher_app)
+        for name, function in TEACHER_COMMANDS.items():
+            teacher_command(name)(getattr(teachers, function))
+        app.add_typer(teacher_app, name="teacher")
+    for name in names:
+        module_name, attribute = COMMANDS[name]
+        module = importlib.import_module(f".{module_name}", __package__)
+        if attribute.endswith("()"):
+            function = getattr(module, attribute[:-2])()
+        else:
+            function = getattr(module, attribute)
+        command(name)(function)
     return app
 
 

@@ -47,7 +47,7 @@ def load_teacher(path: str, max_length: Optional[int], batch_size: int):
     return load(path, max_length=max_length, batch_size=batch_size)
 
 
-def load_student(path: Path):
+def load_student(path: Path, backend: str = "auto"):
     from ..students import Student
 
-    return Student.from_pretrained(path)
+    return Student.from_pretrained(path, backend=backend)

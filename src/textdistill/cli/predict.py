@@ -97,46 +97,75 @@ def predict(
 
     check(batch_size >= 1, "--batch-size must be >= 1")
     check(wait_ms >= 0, "--wait-ms must be >= 0")
-    student = load_student(model)
-    if not student.multi_label:
-        check(threshold is None and at_least_one is None, "--threshold and --at-least-one apply to multi-label "
-              "students (this one answers one class per text)")
     from ..students.base import check_threshold
 
     check_threshold(threshold)
+    from ..featurizers.ngrams import kernels_load_cheaply
+
+    # without this machine's ahead-of-time kernels, nothing of numba is loaded before the input is known to be more
+    # than a few texts (they are answered by numpy: the JIT kernels would take longer to load)
+    student = load_student(model, backend="auto" if kernels_load_cheaply() else "numpy")
+    if not student.multi_label:
+        check(threshold is None and at_least_one is None, "--threshold and --at-least-one apply to multi-label "
+              "students (this one answers one class per text)")
     fmt = input_format(input, format, jsonl)
     if input is not None and format == "auto" and fmt == "text" and str(input).lower().removesuffix(".gz").endswith(
             (".csv", ".tsv", ".tab")):
         say(f"note: reading {input} as plain text, one text per line (it has no header naming a text column and "
             f"no consistent fields); pass --format csv to read it as a table")
-    write_jsonl = jsonl or fmt == "jsonl"
-    known = getattr(student, "known_ngrams", None) or getattr(student, "known_words", None)
-    seen = empty = unknown = 0
-    for batch in batches(records(input, fmt), batch_size, wait_ms / 1000):
-        texts = [r["text"] for r in batch]
-        pairs = [r.get("text_pair") for r in batch]
-        if all(p is None for p in pairs):
-            pairs = None
-        elif any(p is None for p in pairs):
-            raise DataError('some inputs have "text_pair" and others do not')
+    reader = batches(records(input, fmt), batch_size, wait_ms / 1000)
+    warnings = UnknownInputs()
+    seen = 0
+    for batch in reader:
+        if seen == 0 and not reader.finished:  # more than a batch, or a stream: the compiled kernels pay off
+            student = student.set_backend("auto") if hasattr(student, "set_backend") else student
+        texts, pairs = texts_of(batch)
+        logits, known = student.predict_with_known(texts, pairs, batch_size=batch_size)
+        warnings.check(texts, known, seen)
+        write_predictions(sys.stdout, student, logits, fmt == "jsonl" or jsonl, proba,
+                          batch if fmt == "jsonl" or jsonl else None, threshold, at_least_one)
+        seen += len(batch)
+    warnings.summary(seen)
+
+
+def texts_of(batch: list[dict]):
+    from ..errors import DataError
+
+    texts = [r["text"] for r in batch]
+    pairs = [r.get("text_pair") for r in batch]
+    if all(p is None for p in pairs):
+        return texts, None
+    if any(p is None for p in pairs):
+        raise DataError('some inputs have "text_pair" and others do not')
+    return texts, pairs
+
+
+class UnknownInputs:
+    """Warnings for empty inputs and inputs with nothing the model knows (their answer is the model's prior): the
+    first five, then a count."""
+
+    def __init__(self):
+        self.empty = self.unknown = 0
+
+    def check(self, texts: list[str], known, seen: int) -> None:
         for i, t in enumerate(texts):
             if not t.strip():
-                empty += 1
-                if empty <= 5:
+                self.empty += 1
+                if self.empty <= 5:
                     say(f"warning: input {seen + i + 1} is empty; its prediction is the model's prior")
-        if known is not None:
-            for i in np.flatnonzero(known(texts, pairs) == 0):
-                if texts[i].strip():
-                    unknown += 1
-                    if unknown <= 5:
-                        say(f"warning: input {seen + i + 1} has nothing the model knows (no known n-gram or word); "
-                            f"its prediction is the model's prior")
-        logits = student.predict_logits(texts, pairs, batch_size=batch_size)
-        write_predictions(sys.stdout, student, logits, write_jsonl, proba, batch if write_jsonl else None, threshold,
-                          at_least_one)
-        seen += len(batch)
-    if empty > 5 or unknown > 5:
-        say(f"warning: {empty:,} empty inputs and {unknown:,} with nothing the model knows, of {seen:,}")
+        if known is None:
+            return
+        for i in np.flatnonzero(np.asarray(known) == 0):
+            if texts[i].strip():
+                self.unknown += 1
+                if self.unknown <= 5:
+                    say(f"warning: input {seen + i + 1} has nothing the model knows (no known n-gram or word); its "
+                        f"prediction is the model's prior")
+
+    def summary(self, seen: int) -> None:
+        if self.empty > 5 or self.unknown > 5:
+            say(f"warning: {self.empty:,} empty inputs and {self.unknown:,} with nothing the model knows, of "
+                f"{seen:,}")
 
 
 def bench(

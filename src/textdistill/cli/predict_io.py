@@ -86,29 +86,44 @@ def input_format(path: Path | None, fmt: str, jsonl: bool) -> str:
     return "text"
 
 
-def _lines(path: Path | None) -> Iterator[tuple[int, bytes]]:
-    """(line number, raw line without its newline) from a file (gzip or not) or stdin, as it arrives."""
+def _stream(path: Path | None):
     if path is None or str(path) == "-":
-        stream = sys.stdin.buffer
-    else:
-        if not Path(path).exists():
-            raise DataError(f"no such file: {path}")
-        with open(path, "rb") as f:
-            gz = f.read(2) == b"\x1f\x8b"
-        if gz:
-            import gzip
+        return sys.stdin.buffer
+    if not Path(path).exists():
+        raise DataError(f"no such file: {path}")
+    with open(path, "rb") as f:
+        gz = f.read(2) == b"\x1f\x8b"
+    if gz:
+        import gzip
 
-            stream = gzip.open(path, "rb")
-        else:
-            stream = open(path, "rb")
-    for number, raw in enumerate(iter(stream.readline, b""), 1):
-        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-            raw = raw[3:]
-        yield number, raw.rstrip(b"\n").removesuffix(b"\r")
+        return gzip.open(path, "rb")
+    return open(path, "rb")
 
 
-def records(path: Path | None, fmt: str) -> Iterator[dict]:
-    """Input records: {"text": ..., "text_pair"?: ..., other fields...}, in input order."""
+def _line_blocks(path: Path | None) -> Iterator[list[bytes]]:
+    """Raw lines (without their newline) in blocks of whatever has arrived: a pipe's lines are passed on as soon as
+    they are there, a file's in blocks of ~64 KB (one queue operation per block, not per line)."""
+    stream = _stream(path)
+    read = getattr(stream, "read1", stream.read)
+    rest = b""
+    first = True
+    while True:
+        chunk = read(1 << 16)
+        if not chunk:
+            break
+        if first:
+            chunk = chunk[3:] if chunk.startswith(b"\xef\xbb\xbf") else chunk
+            first = False
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        if lines:
+            yield [line[:-1] if line.endswith(b"\r") else line for line in lines]
+    if rest:
+        yield [rest[:-1] if rest.endswith(b"\r") else rest]
+
+
+def records(path: Path | None, fmt: str) -> Iterator[list[dict]]:
+    """Input records in blocks: {"text": ..., "text_pair"?: ..., other fields...}, in input order."""
     source = "stdin" if path is None or str(path) == "-" else str(path)
     if fmt in ("csv", "tsv", "parquet"):
         from ..data.readers import parse_dataset, read_dataset
@@ -117,67 +132,89 @@ def records(path: Path | None, fmt: str) -> Iterator[dict]:
             ds = parse_dataset(sys.stdin.buffer.read(), "stdin", format=fmt)
         else:
             ds = read_dataset(path, label=None, format=fmt)
-        for i, text in enumerate(ds.texts):
-            yield {"text": text} if ds.pairs is None else {"text": text, "text_pair": ds.pairs[i]}
+        rows = [{"text": t} if ds.pairs is None else {"text": t, "text_pair": ds.pairs[i]}
+                for i, t in enumerate(ds.texts)]
+        for i in range(0, len(rows), 4096):
+            yield rows[i:i + 4096]
         return
+    number = 0
     try:
-        for number, raw in _lines(path):
-            if number == 1 and raw.startswith(b"PAR1"):
+        for block in _line_blocks(path):
+            if number == 0 and block and block[0].startswith(b"PAR1"):
                 raise DataError(f"{source}: is a Parquet file, not {'JSON lines' if fmt == 'jsonl' else 'text'}; "
                                 f"read it with --format parquet")
-            line = _decode(raw, source, number)
-            if fmt == "text":
-                yield {"text": line}
-                continue
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{source}: line {number} is not valid JSON ({exc.msg})") from None
-            if isinstance(obj, str):
-                obj = {"text": obj}
-            if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
-                raise DataError(f'{source}: line {number} has no "text" string')
-            if "text_pair" in obj and not isinstance(obj["text_pair"], str):
-                raise DataError(f'{source}: line {number}: "text_pair" must be a string')
-            yield obj
+            out = []
+            for raw in block:
+                number += 1
+                line = _decode(raw, source, number)
+                if fmt == "text":
+                    out.append({"text": line})
+                elif line.strip():
+                    out.append(_json_record(line, source, number))
+            if out:
+                yield out
     except OSError as exc:
         raise DataError(f"{source}: cannot be read ({exc})") from None
 
 
-def batches(items: Iterator[dict], batch_size: int, max_wait: float) -> Iterator[list[dict]]:
-    """Batches of up to ``batch_size`` records; a batch goes out early once ``max_wait`` seconds pass without more
-    input (records are read on a thread, so a slow producer never leaves a finished answer waiting)."""
-    q: queue.Queue = queue.Queue(maxsize=4 * batch_size)
+def _json_record(line: str, source: str, number: int) -> dict:
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{source}: line {number} is not valid JSON ({exc.msg})") from None
+    if isinstance(obj, str):
+        obj = {"text": obj}
+    if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+        raise DataError(f'{source}: line {number} has no "text" string')
+    if "text_pair" in obj and not isinstance(obj["text_pair"], str):
+        raise DataError(f'{source}: line {number}: "text_pair" must be a string')
+    return obj
 
-    def reader():
+
+class Batches:
+    """Batches of up to ``batch_size`` records from blocks read on a thread; a partial batch goes out once
+    ``max_wait`` seconds pass without more input, so a slow producer never leaves a finished answer waiting.
+    ``finished`` turns true once the input has ended."""
+
+    def __init__(self, blocks: Iterator[list[dict]], batch_size: int, max_wait: float):
+        self.batch_size, self.max_wait = batch_size, max_wait
+        self.finished = False
+        self.queue: queue.Queue = queue.Queue(maxsize=64)
+        threading.Thread(target=self._read, args=(blocks,), daemon=True).start()
+
+    def _read(self, blocks) -> None:
         try:
-            for item in items:
-                q.put(item)
+            for block in blocks:
+                self.queue.put(block)
         except BaseException as exc:  # handed to the consumer: it raises it in the main thread
-            q.put(exc)
-        q.put(_END)
+            self.queue.put(exc)
+        self.queue.put(_END)
 
-    threading.Thread(target=reader, daemon=True).start()
-    batch: list[dict] = []
-    while True:
-        try:
-            item = q.get(timeout=max_wait) if batch else q.get()
-        except queue.Empty:
-            yield batch
-            batch = []
-            continue
-        if item is _END:
-            break
-        if isinstance(item, BaseException):
-            raise item
-        batch.append(item)
-        if len(batch) >= batch_size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+    def __iter__(self) -> Iterator[list[dict]]:
+        batch: list[dict] = []
+        while True:
+            try:
+                item = self.queue.get(timeout=self.max_wait) if batch else self.queue.get()
+            except queue.Empty:
+                yield batch
+                batch = []
+                continue
+            if item is _END:
+                self.finished = True
+                break
+            if isinstance(item, BaseException):
+                raise item
+            for record in item:
+                batch.append(record)
+                if len(batch) >= self.batch_size:
+                    yield batch
+                    batch = []
+        if batch:
+            yield batch  # the last one: ``finished`` is already true
+
+
+def batches(items: Iterator[list[dict]], batch_size: int, max_wait: float) -> Batches:
+    return Batches(items, batch_size, max_wait)
 
 
 def write_predictions(stream, student, logits: np.ndarray, jsonl: bool, proba: bool,

@@ -80,7 +80,7 @@ def tokenize_hashes(data, starts, classes):
     k = 0
     for t in range(n_texts):
         i, end = starts[t], starts[t + 1]
-        state = _NONE
+        state = np.int64(_NONE)
         h = FNV_OFFSET
         first = k
         while i < end:
@@ -104,25 +104,25 @@ def tokenize_hashes(data, starts, classes):
                 if state != _NONE:
                     out[k] = fmix64(h)
                     k += 1
-                    state = _NONE
+                    state = np.int64(_NONE)
                 i += width
                 continue
             if c == MARK:
                 if state == _NONE:
-                    state = WORD
+                    state = np.int64(WORD)
                     h = FNV_OFFSET
             elif c == WORD or c == PUNCT:
                 if state != c:
                     if state != _NONE:
                         out[k] = fmix64(h)
                         k += 1
-                    state = c
+                    state = np.int64(c)
                     h = FNV_OFFSET
             else:  # SPLIT: always a token of its own (its marks follow it)
                 if state != _NONE:
                     out[k] = fmix64(h)
                     k += 1
-                state = SPLIT
+                state = np.int64(SPLIT)
                 h = FNV_OFFSET
             for j in range(width):
                 h = (h ^ np.uint64(data[i + j])) * FNV_PRIME

@@ -62,12 +62,23 @@ def token_hash_v2(token: str) -> int:
 
 @lru_cache(maxsize=1)
 def kernels():
-    """The compiled kernels module, or None (numba missing, or ``TEXTDISTILL_KERNELS=numpy``)."""
+    """The compiled kernels, or None (numba missing, or ``TEXTDISTILL_KERNELS=numpy``): this machine's
+    ahead-of-time build when there is one (``featurizers/aot.py``: no numba import), else numba's JIT kernels.
+    ``TEXTDISTILL_KERNELS=numba`` skips the ahead-of-time build, ``aot`` requires it."""
     choice = os.environ.get(KERNEL_ENV, "auto").strip().lower()
-    if choice not in ("auto", "numba", "numpy"):
-        raise ConfigError(f"{KERNEL_ENV} must be auto, numba or numpy, not {choice!r}")
+    if choice not in ("auto", "numba", "numpy", "aot"):
+        raise ConfigError(f"{KERNEL_ENV} must be auto, aot, numba or numpy, not {choice!r}")
     if choice == "numpy":
         return None
+    if choice in ("auto", "aot"):
+        from . import aot
+
+        built = aot.load()
+        if built is not None:
+            return built
+        if choice == "aot":
+            raise ConfigError(f"{KERNEL_ENV}=aot but the kernels are not built for this machine: run `textdistill "
+                              f"kernels build`")
     try:
         from . import kernels as module
     except ImportError:
@@ -75,6 +86,31 @@ def kernels():
             raise ConfigError(f"{KERNEL_ENV}=numba but numba is not installed (pip install numba)") from None
         return None
     return module
+
+
+def bind_kernel(k, name: str, *args):
+    """Kernel ``name`` of ``k`` (the ahead-of-time or the JIT kernels) with its constant arguments bound: a function
+    of the arguments given as None."""
+    if hasattr(k, "bind"):
+        return k.bind(name, *args)
+    fn = getattr(k, name)
+    free = [i for i, v in enumerate(args) if v is None]
+
+    def call(*values):
+        full = list(args)
+        for i, v in zip(free, values):
+            full[i] = v
+        return fn(*full)
+    return call
+
+
+def kernels_load_cheaply() -> bool:
+    """Whether the compiled kernels load without numba (this machine's ahead-of-time build is there)."""
+    if os.environ.get(KERNEL_ENV, "auto").strip().lower() not in ("auto", "aot"):
+        return False
+    from . import aot
+
+    return aot.built_module() is not None
 
 
 _NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*[+*{]")
@@ -299,6 +335,9 @@ class KernelTokenizer:
     def encode(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """UTF-8 bytes of the normalised texts, concatenated, and the byte offset of each (plus the end)."""
         lower, html = self.lowercase, self.strip_html
+        if len(texts) == 1:  # one text (a request, batch 1): no list building
+            data = normalize_text(texts[0], lower, html).encode("utf-8", "surrogatepass")
+            return np.frombuffer(data, dtype=np.uint8), np.array([0, len(data)], dtype=np.int64)
         parts = [normalize_text(t, lower, html).encode("utf-8", "surrogatepass") for t in texts]
         starts = np.zeros(len(parts) + 1, dtype=np.int64)
         np.cumsum([len(p) for p in parts], out=starts[1:])
@@ -420,14 +459,14 @@ class HashIndex:
 
     _FIB = np.uint64(0x9E3779B97F4A7C15)
 
-    def __init__(self, keys: np.ndarray, rows: np.ndarray):
+    def __init__(self, keys: np.ndarray, rows: np.ndarray, compiled: bool = True):
         keys = np.ascontiguousarray(keys, dtype=np.uint64)
         rows = np.ascontiguousarray(rows, dtype=np.int64)
         n = len(keys)
         self.bits = index_bits(n)
         size = 1 << self.bits
         self.mask = np.int64(size - 1)
-        k = kernels()
+        k = kernels() if compiled else None
         if k is not None and n:
             self.table, self.duplicates = k.build_index(keys, rows, self.bits)
             return
@@ -529,7 +568,7 @@ class NgramFeaturizer:
     def set_vocabulary(self, ranked_hashes: np.ndarray, counts: np.ndarray | None = None) -> None:
         """Install a vocabulary given as n-gram hashes ranked by frequency (row i = i-th most frequent)."""
         ranked_hashes = np.asarray(ranked_hashes, dtype=np.uint64)
-        index = HashIndex(ranked_hashes, np.arange(len(ranked_hashes), dtype=np.int64))
+        index = HashIndex(ranked_hashes, np.arange(len(ranked_hashes), dtype=np.int64), compiled=self.backend != "numpy")
         if index.duplicates:
             raise ValueError("vocabulary hashes are not unique")
         self.ranked_hashes_ = ranked_hashes

@@ -143,6 +143,13 @@ class Student:
         ]
         return np.concatenate(out, axis=0)
 
+    def predict_with_known(self, texts, pairs=None, batch_size: int | None = None):
+        """(logits, how many of each text's features the model knows, or None when the family cannot say): what
+        ``predict`` needs to warn about texts answered by the prior alone."""
+        known = getattr(self, "known_ngrams", None) or getattr(self, "known_words", None)
+        logits = self.predict_logits(texts, pairs, batch_size)
+        return logits, None if known is None else known(texts, pairs)
+
     def predict_proba(self, texts, pairs=None, batch_size: int | None = None) -> np.ndarray:
         """Class probabilities (softmax), or for a multi-label student each label's independent probability
         (sigmoid); columns in the order of ``classes_``."""
@@ -202,11 +209,12 @@ class Student:
         return write_dir_atomically(path, write, overwrite=overwrite)
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, *, mmap: bool = True) -> "Student":
+    def from_pretrained(cls, path: str | Path, *, mmap: bool = True, backend: str = "auto") -> "Student":
         """Load any saved student; the directory is validated and a problem is reported in one line.
 
         Weights are memory-mapped (``mmap=False`` reads them into memory instead, e.g. when the directory is about
-        to be replaced by a file system that does not keep unlinked files alive)."""
+        to be replaced by a file system that does not keep unlinked files alive). ``backend="numpy"`` loads it
+        without the compiled kernels (nothing of numba is imported: the quickest start for a few texts)."""
         path = Path(path)
         if not path.exists():
             raise ModelError(f"no such model directory: {path}")
@@ -233,7 +241,9 @@ class Student:
         import inspect
 
         task, decision = _task_of(path, config, len(labels))
-        if "mmap" in inspect.signature(target._load).parameters:
+        if "backend" in inspect.signature(target._load).parameters:
+            student = target._load(path, config, labels, mmap=mmap, backend=backend)
+        elif "mmap" in inspect.signature(target._load).parameters:
             student = target._load(path, config, labels, mmap=mmap)
         else:
             student = target._load(path, config, labels)  # a family that reads its files its own way

@@ -165,12 +165,14 @@ class DANStudent(Student):
         self._ktable = kernel_table(self.embedding)
         self._kscales = self.scales if self.scales is not None else np.ones(1, dtype=np.float32)
         self._pool_compiled: bool | None = None if featurizer.backend != "numpy" else False
+        self._bound = None  # the compiled kernels with this model's constants (``_bind``)
 
     def set_backend(self, backend: str) -> "DANStudent":
         """``auto`` (compiled kernels when numba is installed) or ``numpy`` (the pure-numpy path, same ids)."""
         check(backend in ("auto", "numpy"), f"backend must be auto or numpy, not {backend!r}")
         self.featurizer = self.featurizer.with_backend(backend)
         self._pool_compiled = None if backend == "auto" else False
+        self._bound = None
         return self
 
     @property
@@ -207,9 +209,10 @@ class DANStudent(Student):
 
     def _head(self, h: np.ndarray) -> np.ndarray:
         if self.folded:
-            k = self.featurizer.tokenizer.kernels if self.compiled else None
-            if k is not None:
-                return k.folded_head(h, self.b1, self.w2, self.b2)
+            if self.compiled:
+                if self._bound is None:
+                    self._bind()
+                return self._bound[1](h)
             z = h + self.b1
         else:
             z = h @ self._w1t
@@ -227,17 +230,48 @@ class DANStudent(Student):
 
     def pooled(self, texts) -> tuple[np.ndarray, np.ndarray]:
         """(mean row of each text, number of known n-grams of each text): one compiled pass over the bytes."""
+        if self._bound is None:
+            self._bind()
+        pool, _ = self._bound
+        return pool(*self.featurizer.tokenizer.encode(texts))
+
+    def _bind(self) -> None:
+        """The compiled pooling and head with the model's constants bound once (a call converts only the texts)."""
+        from ..featurizers.ngrams import bind_kernel
+
         f = self.featurizer
-        c, idx = f.config, f.index_
-        data, starts = f.tokenizer.encode(texts)
-        return f.tokenizer.kernels.pool_texts(data, starts, f.tokenizer.classes, c.min_n, c.max_n, idx.table,
-                                              idx.shift, c.buckets, f.vocab_size, self._ktable,
-                                              self._kscales, half_lut())
+        c, idx, k = f.config, f.index_, f.tokenizer.kernels
+        pool = bind_kernel(k, "pool_texts", None, None, f.tokenizer.classes, c.min_n, c.max_n, idx.table, idx.shift,
+                           c.buckets, f.vocab_size, self._ktable, self._kscales, half_lut())
+        head = bind_kernel(k, "folded_head", None, self.b1, self.w2, self.b2) if self.folded else None
+        self._bound = (pool, head)
+
+    def predict_logits(self, texts, pairs=None, batch_size: int | None = None) -> np.ndarray:
+        """Raw scores (n_texts, n_classes); a list of at most a batch of single texts takes a short path (one
+        compiled pass, no batching): what a request of one text costs."""
+        if pairs is None and not self.pair and type(texts) is list and 0 < len(texts) <= (
+                batch_size or self.default_batch_size) and self.compiled and all(type(t) is str for t in texts):
+            h, _ = self.pooled(texts)
+            return self._head(h)
+        return super().predict_logits(texts, pairs, batch_size)
 
     def logits_batch(self, texts, pairs=None) -> np.ndarray:
         if self.compiled and not self.pair and pairs is None:
             return self._head(self.pooled(texts)[0])
         return self.logits_from_features(self.featurize(texts, pairs))
+
+    def predict_with_known(self, texts, pairs=None, batch_size: int | None = None):
+        """Logits and each text's known n-gram count from one pass over the texts (compiled, single texts)."""
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        if not (self.compiled and not self.pair and pairs is None) or not texts:
+            return super().predict_with_known(texts, pairs, batch_size)
+        bs = batch_size or self.default_batch_size
+        logits, known = [], []
+        for start in range(0, len(texts), bs):
+            h, counts = self.pooled(texts[start:start + bs])
+            logits.append(self._head(h))
+            known.append(counts)
+        return np.concatenate(logits), np.concatenate(known)
 
     def known_ngrams(self, texts, pairs=None) -> np.ndarray:
         """How many of each text's n-grams the vocabulary knows (0: the prediction is the model's prior)."""
@@ -383,7 +417,8 @@ class DANStudent(Student):
         save_tensors(path / "model.safetensors", tensors)
 
     @classmethod
-    def _load(cls, path: Path, config: dict, labels: LabelMap, mmap: bool = True) -> "DANStudent":
+    def _load(cls, path: Path, config: dict, labels: LabelMap, mmap: bool = True,
+              backend: str = "auto") -> "DANStudent":
         try:
             fdict = dict(config["featurizer"])
             fdict.setdefault("version", 1)  # saved before featurizer versions existed
@@ -391,7 +426,7 @@ class DANStudent(Student):
                 raise ModelError(f"{path}: featurizer version {fdict['version']} is newer than this textdistill's "
                                  f"({FEATURIZER_VERSION}); upgrade textdistill")
             fconf = NgramConfig(**fdict)
-            featurizer = NgramFeaturizer(fconf)
+            featurizer = NgramFeaturizer(fconf, backend=backend)
             vocab_size, dim = int(config["vocab_size"]), int(config["embedding_dim"])
             hidden, classes = int(config["hidden_dim"]), int(config["num_classes"])
             folded, pair = bool(config.get("folded", False)), bool(config.get("pair", False))

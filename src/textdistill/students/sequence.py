@@ -157,7 +157,7 @@ class SequenceStudent(Student):
         raise NotImplementedError
 
     @classmethod
-    def _load(cls, path: Path, config: dict, labels: LabelMap, mmap: bool = True):
+    def _load(cls, path: Path, config: dict, labels: LabelMap, mmap: bool = True, backend: str = "auto"):
         try:
             wdict = dict(config["words"])
             wdict.setdefault("version", 1)  # saved before tokenizer versions existed
@@ -180,8 +180,9 @@ class SequenceStudent(Student):
             raise ModelError(f"{vocab_file}: expected a list of {vocab_size} words")
         weights = load_tensors(path / "model.safetensors", shapes, mmap=mmap)
         weights = {k: np.asarray(v) for k, v in weights.items()}
-        return cls(WordVocab(words, wconf), weights, labels, pair=bool(config.get("pair")),
-                   metadata=config.get("metadata", {}), **cls.init_options(config))
+        student = cls(WordVocab(words, wconf), weights, labels, pair=bool(config.get("pair")),
+                      metadata=config.get("metadata", {}), **cls.init_options(config))
+        return student.set_backend(backend)
 
     @classmethod
     def init_options(cls, config: dict) -> dict:

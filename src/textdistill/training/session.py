@@ -27,6 +27,7 @@ class Session:
 
     state: object = None
     on_stop: object = None
+    run_id: str | None = None  # the fingerprint of what decides the training trajectory
 
     @property
     def saved(self) -> bool:
