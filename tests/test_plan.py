@@ -150,3 +150,24 @@ def test_distill_help_shows_the_default_that_applies_for_every_option():
     lines = page.splitlines()
     assert max(len(line) for line in lines) <= 80 and len(lines) < 300
     assert "Student: dan:" in page and "Teachers:" in page and "Training:" in page  # grouped by family and topic
+
+
+def test_a_teacher_alone_labels_the_transfer_set_without_training_data(tmp_path):
+    """Zero-shot and prompted teachers: no labelled data; the teacher's classes are the labels."""
+    from conftest import build_tiny_teacher
+
+    teacher = build_tiny_teacher(tmp_path / "t", num_labels=2, label_names=["neg", "pos"])
+    texts = tmp_path / "texts.txt"
+    texts.write_text("\n".join(POS + NEG) + "\n")
+    code, _, stderr = run_main(["distill", "--teacher", teacher, "--unlabeled", texts, "--out", tmp_path / "s",
+                                "--cache", tmp_path / "c", "--epochs", "2", "--embedding-dim", "8", "--hidden-dim",
+                                "8"])
+    assert code == 0, stderr
+    assert "no training data: the teacher's classes (neg, pos) are the labels" in stderr
+    from textdistill import Student
+
+    assert Student.from_pretrained(tmp_path / "s").classes_ == ["neg", "pos"]
+    code, stdout, stderr = run_main(["distill", "--out", tmp_path / "x", "--unlabeled", texts])
+    assert_user_error(code, stdout, stderr, "--train is required")
+    code, stdout, stderr = run_main(["distill", "--out", tmp_path / "x", "--teacher", teacher])
+    assert_user_error(code, stdout, stderr, "without --train, give --unlabeled texts")

@@ -113,6 +113,10 @@ def read_data(plan: Plan, log=print) -> LabelledData:
     """The training set (with labels), the dev set and the unlabeled sets; the task type is found from the training
     labels (or forced), stated in the log, and the dev labels are read the same way."""
     spec = plan.data
+    if spec.train is None:  # the teacher alone labels the transfer set: its classes are the labels (load_teachers)
+        unlabeled = [_read(u, spec, what="unlabeled data") for u in spec.unlabeled]
+        return LabelledData(TextDataset([], None, [], source="(no training data)"), None, unlabeled, None, None,
+                            None, None)
     train = _read(spec.train, spec, labels=spec.labels, require_label=True)
     if train.labels is None:
         raise DataError(f"{train.source or 'training data'}: no label column found (name it with --label-column)")
@@ -133,6 +137,32 @@ def read_data(plan: Plan, log=print) -> LabelledData:
         _warn_overlap(train, dev, log)
     unlabeled = [_read(u, spec, what="unlabeled data") for u in spec.unlabeled]
     return LabelledData(train, dev, unlabeled, task, LabelMap(names), gold_train, gold_dev)
+
+
+def adopt_teacher_labels(plan: Plan, data: LabelledData, teachers: list, log) -> None:
+    """Without training data the teachers' classes are the labels (every teacher must name the same ones); a dev
+    set is then read with them."""
+    from .errors import ModelError
+    from .tasks import get_task
+
+    names = teachers[0].label_names
+    if not names:
+        raise ModelError(f"teacher {teachers[0].name}'s classes have no names: without --train say what they are "
+                         f"(id2label in its config.json) or give --train")
+    for t in teachers[1:]:
+        if sorted(t.label_names or []) != sorted(names):
+            raise ModelError(f"teachers {teachers[0].name} and {t.name} name different classes; without --train "
+                             f"they must agree")
+    data.task = get_task(getattr(teachers[0], "task", None))
+    data.labels = LabelMap(list(names))
+    data.gold_train = data.task.empty_gold(0, len(names))
+    _check_task_options(plan, data.task)
+    spec = plan.data
+    if spec.dev is not None:
+        forced = _forced_multi(spec.labels) if data.task.name == "multi-label" else spec.labels
+        data.dev = _read(spec.dev, spec, labels=forced, require_label=True, what="dev data")
+        data.gold_dev = data.task.encode(data.labels.names, data.dev.labels, data.dev.source, log)
+    log(f"no training data: the teacher's classes ({', '.join(names[:10])}) are the labels")
 
 
 def describe_task(plan: Plan, data: LabelledData, log) -> None:
@@ -203,6 +233,8 @@ def load_teachers(plan: Plan, data: LabelledData, log=print) -> list:
 
     t = plan.teachers
     teachers = load(list(t.sources), max_length=t.max_length, batch_size=t.batch_size, device=plan.device)
+    if data.labels is None:
+        adopt_teacher_labels(plan, data, teachers, log)
     for teacher in teachers:
         check = getattr(teacher, "check_task", None)
         if check is not None:
@@ -500,7 +532,7 @@ def majority_warning(student, data: LabelledData, dev_metrics, sample: int = 20_
     """A warning when a single-label student is not clearly better than always answering the training set's most
     frequent class (less than two standard errors above that answer's accuracy): on dev when there is one (the
     selected checkpoint), else on (up to ``sample``) training texts."""
-    if data.task.name != "single-label":
+    if data.task.name != "single-label" or not len(data.train):
         return None
     train, gold_train, labels = data.train, data.gold_train, data.labels
     majority = int(np.bincount(gold_train, minlength=len(labels)).argmax())

@@ -30,7 +30,8 @@ from .training.strategies import STRATEGIES, make_strategy
 
 # Options with their own parameters (not generated from a config): (name, help).
 FIXED = {
-    "train": "Labelled training file (its texts are part of the transfer set).",
+    "train": "Labelled training file (its texts are part of the transfer set). Optional with a teacher whose classes "
+             "have names: it then labels --unlabeled alone (zero-shot and prompted teachers).",
     "out": "Directory to save the student to.",
     "teacher": "Teacher: a Hugging Face classifier directory, a saved textdistill student or a teacher spec (.json); "
                "repeatable (several teachers). Without one the student learns gold labels only.",
@@ -225,8 +226,11 @@ def _build(train, options: dict) -> Plan:
     if unknown:
         raise ConfigError(f"unknown option{'s' if len(unknown) > 1 else ''} "
                           f"{', '.join('--' + k.replace('_', '-') for k in unknown)}")
-    if train is None:
-        raise ConfigError("--train is required (the labelled training file)")
+    if train is None and not options.get("teacher"):
+        raise ConfigError("--train is required (the labelled training file), unless a --teacher labels --unlabeled "
+                          "texts")
+    if train is None and not options.get("unlabeled"):
+        raise ConfigError("without --train, give --unlabeled texts for the teacher to label (the transfer set)")
     values = _flat(options, flags)
     given = set(values)
     student = options.get("student") or "dan"
@@ -257,6 +261,8 @@ def _build(train, options: dict) -> Plan:
     elif used_strategy or options.get("teacher_strategy"):
         raise ConfigError("--teacher-strategy and its flags need --teacher")
     augment = bool(options.get("augment"))
+    if augment and train is None:
+        raise ConfigError("--augment needs --train (it makes copies of the training texts)")
     if not augment and used_aug:
         raise ConfigError(f"{', '.join(flags[p].flag for p in sorted(used_aug))} needs --augment")
     if augment and not teachers:

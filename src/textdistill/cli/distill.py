@@ -30,7 +30,7 @@ def make_distill_command():
     data, teach = "Data", "Teachers"
 
     def distill(
-        train: Path = typer.Option(..., help=FIXED["train"], rich_help_panel=data),
+        train: Optional[Path] = typer.Option(None, help=FIXED["train"], rich_help_panel=data),
         out: Path = typer.Option(..., help=FIXED["out"]),
         teacher: List[str] = typer.Option([], help=FIXED["teacher"], rich_help_panel=teach),
         teacher_strategy: Optional[str] = typer.Option(None, help=f"{FIXED['teacher_strategy']} One of: {strategies}.",
