@@ -8,8 +8,8 @@ words (when jieba is installed: the `bench` extra), and TF-IDF over character 1-
 model selects on the same selection split (600 rows drawn from train; the students' --dev, the peers' settings) and
 is measured on the dataset's dev split (800 reviews), which nothing was trained or selected on. Accuracy and texts/s
 end to end (raw text in, labels out) at batch 32 and batch 1, timed side by side in this process on one thread.
-Writes benchmarks/results/chinese.json; `table` writes the README section between <!-- chinese:start --> and
-<!-- chinese:end -->.
+Writes benchmarks/results/chinese.json; `table` writes the section of docs/chinese.md between <!-- chinese:start -->
+and <!-- chinese:end -->.
 """
 
 from __future__ import annotations
@@ -220,13 +220,9 @@ def table(args) -> None:
     lines += ["", f"Target (the DAN at least as accurate as the best of the others): "
                   f"{'met' if t['met'] else 'missed'}: DAN {t['dan_accuracy']:.4f}, best other "
                   f"{t['best_other'][1]} {t['best_other'][0]:.4f}."]
-    readme = ROOT / "README.md"
-    text = readme.read_text()
-    if "<!-- chinese:start -->" not in text:
-        raise SystemExit("README.md has no <!-- chinese:start --> marker")
-    block = "<!-- chinese:start -->\n" + "\n".join(lines) + "\n<!-- chinese:end -->"
-    readme.write_text(re.sub(r"<!-- chinese:start -->.*?<!-- chinese:end -->", lambda m: block, text, flags=re.S))
-    log("README.md Chinese section written")
+    from readme_section import write_section
+
+    write_section("chinese", "\n".join(lines))
 
 
 def main() -> None:

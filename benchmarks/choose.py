@@ -3,7 +3,7 @@ the shared MiniLM teacher through the committed cache, each timed on this machin
 0.2 ms-per-text budget kept; then the report. Its auto.json and plot are copied into benchmarks/results/.
 
     python benchmarks/choose.py run [--budget 0.2ms] [--out runs/issue11/sst2-auto]
-    python benchmarks/choose.py table [--write]    # README section from benchmarks/results/sst2-auto.json
+    python benchmarks/choose.py table [--write]    # docs/auto.md section from benchmarks/results/sst2-auto.json
 
 Run it under the CPU lock: ``flock /tmp/textdistill-cpu2.lock python benchmarks/choose.py run``.
 """
@@ -23,7 +23,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 RESULTS = ROOT / "benchmarks" / "results"
-README = ROOT / "README.md"
 
 
 def run(args) -> None:
@@ -69,12 +68,12 @@ def table(args) -> None:
         lines.append(f"| {c['name']} | {c['accuracy']:.4f} | {share} | {c['latency_ms']:.3f} | "
                      f"{c['texts_per_s_b32']:,.0f} | {(c['disk_bytes'] or 0) / 1e6:,.1f} | "
                      f"{'**yes**' if c['name'] == r['chosen'] else ''} |")
-    lines += ["", "![accuracy against speed](benchmarks/results/sst2-auto.png)"]
+    from readme_section import link, write_section
+
+    lines += ["", f"![accuracy against speed]({link('benchmarks/results/sst2-auto.png', 'auto')})"]
     text = "\n".join(lines)
     if args.write:
-        from readme_section import write_section
-
-        write_section(README, "auto", text)
+        write_section("auto", text)
     else:
         print(text)
 

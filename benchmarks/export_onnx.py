@@ -4,7 +4,7 @@ only (the graph's inputs precomputed) and end to end (raw text in: the featurize
 batch 32 and 1, one thread each (onnxruntime intra-op 1, BLAS 1), medians of at least 7 passes and 1.5 s.
 
     python benchmarks/export_onnx.py run MODEL_DIR [MODEL_DIR ...]     # -> benchmarks/results/onnx.json
-    python benchmarks/export_onnx.py table [--write]
+    python benchmarks/export_onnx.py table [--write]                   # the docs/serving.md section
 
 A DAN is also exported as int8 (``compress --dtype int8``, in memory) to show the quantised graph.
 """
@@ -24,7 +24,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 DEV = ROOT.parent / "shared" / "data" / "sst2" / "dev.tsv.gz"
 RESULTS = ROOT / "benchmarks" / "results" / "onnx.json"
-README = ROOT / "README.md"
 
 
 def rate(fn, spans, n, min_passes=7, min_seconds=1.5, max_passes=200) -> float:
@@ -117,7 +116,7 @@ def table(args) -> None:
     if args.write:
         from readme_section import write_section
 
-        write_section(README, "onnx", text)
+        write_section("onnx", text)
     else:
         print(text)
 

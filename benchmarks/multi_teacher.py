@@ -4,7 +4,7 @@
     python benchmarks/multi_teacher.py prepare            # seeded train/dev/test files under runs/multi/
     python benchmarks/multi_teacher.py teachers           # fine-tune and label the pools (resumable: skips done ones)
     python benchmarks/multi_teacher.py run [--tasks ..]   # students x strategies x seeds -> benchmarks/results/
-    python benchmarks/multi_teacher.py table              # the README section
+    python benchmarks/multi_teacher.py table              # the docs/teachers.md section
 
 Run the heavy steps one at a time on a shared machine: ``flock /tmp/textdistill-cpu.lock python
 benchmarks/multi_teacher.py run``. ``run`` stores each finished run in benchmarks/results/multi-teacher.json at once
@@ -368,7 +368,7 @@ def run(args) -> None:
                     f"training {record['training_s']:.1f}s")
 
 
-# -- the README section ------------------------------------------------------------------------------------------
+# -- the docs section --------------------------------------------------------------------------------------------
 NAMES = {"best": "best single teacher", "worst": "worst single teacher", "mean-logits": "mean-logits",
          "mean-probs": "mean-probs", "confidence": "confidence", "ca-mkd": "CA-MKD", "rl": "**rl**",
          "rl-weights": "rl-weights"}
@@ -446,15 +446,10 @@ def table(args) -> str:
     text = "\n".join([f"Produced by `python benchmarks/multi_teacher.py run` and written here by `... table` from "
                        f"`benchmarks/results/multi-teacher.json` ({cpu}, one thread per run; test accuracy of the "
                        f"checkpoint selected on dev).", "", *lines, "Targets (mean over seeds):", *targets])
-    readme = ROOT / "README.md"
-    current = readme.read_text()
-    if "<!-- multi:start -->" in current and "MULTI_RESULTS" not in os.environ:  # never from a smoke run's file
-        import re
+    if "MULTI_RESULTS" not in os.environ:  # never from a smoke run's file
+        from readme_section import write_section
 
-        new = re.sub(r"(<!-- multi:start -->\n).*?(<!-- multi:end -->)",
-                     lambda m: m.group(1) + text + "\n" + m.group(2), current, flags=re.S)
-        readme.write_text(new)
-        log("README.md: multi-teacher section rewritten")
+        write_section("multi", text)
     print(text)
     return text
 

@@ -6,7 +6,7 @@
     python benchmarks/ray_scale.py scale-5m                               # distill --ray on 5M texts: time, memory
     python benchmarks/ray_scale.py estimate                               # 100M texts on a cluster, on paper (after
                                                                           # scaling and curve or scale-5m)
-    python benchmarks/ray_scale.py table                                  # the README section from the results
+    python benchmarks/ray_scale.py table                                  # the docs/scale.md section
 
 Heavy runs go under the CPU lock (`flock /tmp/textdistill-cpu.lock ...`; `scaling` needs the machine to itself:
 both locks and a load under 0.5, which `--wait-idle` waits for). Every step is resumable: finished points are kept
@@ -485,7 +485,7 @@ def hours(h: float) -> str:
     return f"{h:,.1f} h" if h >= 1 else f"{h * 60:.0f} min"
 
 
-# -- README ---------------------------------------------------------------------------------------------------------
+# -- docs/scale.md --------------------------------------------------------------------------------------------------
 def table(args):
     lines = []
     r = load_result("ray-scaling")
@@ -554,12 +554,9 @@ def table(args):
                       f"**{st['training_h_per_epoch_one_machine']:,.0f} h per epoch** of DAN training on one machine.",
                   ""]
     text = "\n".join(lines)
-    readme = ROOT / "README.md"
-    body = readme.read_text() if readme.exists() else ""
-    if "<!-- ray:start -->" in body:
-        body = re.sub(r"(<!-- ray:start -->\n).*?(<!-- ray:end -->)",
-                      lambda mm: mm.group(1) + text + "\n" + mm.group(2), body, flags=re.S)
-        readme.write_text(body)
+    from readme_section import write_section
+
+    write_section("ray", text)
     print(text)
 
 

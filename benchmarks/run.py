@@ -1,11 +1,11 @@
 #!/usr/bin/env python
-"""Reproduce the README benchmark table: `python benchmarks/run.py sst2|imdb|finetune|table`.
+"""Reproduce the benchmark tables of docs/benchmarks.md: `python benchmarks/run.py sst2|imdb|finetune|table`.
 
 Students are trained with the `textdistill` CLI at its defaults (what users get); peers (fastText, TF-IDF +
 logistic regression) are trained and timed in this process; the student, its teacher and the peers are timed side
 by side in one process on the same texts. Teacher outputs come from benchmarks/cache/ (committed) and are
 recomputed, resumably, when missing. One JSON file per result goes to benchmarks/results/; `table` rewrites the
-README's benchmark table from them.
+benchmark section of docs/benchmarks.md from them.
 """
 
 from __future__ import annotations
@@ -759,7 +759,7 @@ print(f"RESULT {len(docs)} {tokens:.0f} {f.vocab_size} {count_s:.1f} {train_s:.1
         f"built and 20 SparseAdam steps in {train_s}s; peak RSS {peak} GB")
 
 
-# -- README table -------------------------------------------------------------------------------------------------------
+# -- docs table --------------------------------------------------------------------------------------------------------
 def table(args):
     lines = []
     for tag in ("sst2", "imdb"):
@@ -849,11 +849,9 @@ def table(args):
                      f"vs the card's {r['reference_dev_accuracy']:.4f} ({r['wall_s'] / 60:.0f} min).")
     lines += sequence_speed_table() + students_table() + pairs_table()
     text = "\n".join(lines)
-    readme = ROOT / "README.md"
-    body = readme.read_text()
-    new = re.sub(r"(<!-- bench:start -->\n).*?(<!-- bench:end -->)", lambda m: m.group(1) + text + "\n" + m.group(2),
-                 body, flags=re.S)
-    readme.write_text(new)
+    from readme_section import write_section
+
+    write_section("bench", text)
     print(text)
 
 

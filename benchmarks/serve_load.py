@@ -9,7 +9,7 @@ must get its 4xx, every valid request its right answer, and no worker may die (t
 The in-process batch-32 throughput of the same student is measured first, in this process.
 
     python benchmarks/serve_load.py run --model runs/serve/sst2-dan [--workers 1] [--duration 30]
-    python benchmarks/serve_load.py table      # README section and plot from benchmarks/results/serve-load.json
+    python benchmarks/serve_load.py table      # docs/serving.md section + plot from benchmarks/results/serve-load.json
 
 Run it on a quiet machine, under the CPU lock: ``flock /tmp/textdistill-cpu2.lock python benchmarks/...``.
 The load generator shares the machine with the server; its CPU time is reported next to the server's.
@@ -37,7 +37,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 RESULTS = ROOT / "benchmarks" / "results" / "serve-load.json"
 PLOT = ROOT / "benchmarks" / "results" / "serve-load.png"
-README = ROOT / "README.md"
 DATA = ROOT.parent / "shared" / "data" / "sst2"
 
 
@@ -445,9 +444,9 @@ def targets(r: dict) -> dict:
     }
 
 
-# -- README table and plot --------------------------------------------------------------------------------------
+# -- docs table and plot ----------------------------------------------------------------------------------------
 def section(r: dict, plot_path: Path | None) -> list[str]:
-    """The README lines of one results file: its table, the targets, the machine."""
+    """The docs/serving.md lines of one results file: its table, the targets, the machine."""
     lines = [f"**Load test, {r['settings']['workers']} worker{'s' if r['settings']['workers'] > 1 else ''}** "
              f"(`{r['command']}`, {r['date']}; {r['hardware']['cpu']}, "
              f"{r['hardware']['cores']} cores shared by server and load generator; model: {r['model_family']} "
@@ -484,7 +483,9 @@ def section(r: dict, plot_path: Path | None) -> list[str]:
                  + (f"other processes using CPU (sampled before and after): {shown}" if others
                     else "nothing else was using the CPU") + ".")
     if plot_path is not None:
-        lines += ["", f"![load test]({plot_path.relative_to(ROOT)})"]
+        from readme_section import link
+
+        lines += ["", f"![load test]({link(plot_path, 'serve')})"]
     return lines
 
 
@@ -498,7 +499,7 @@ def table(args) -> None:
     if args.write:
         from readme_section import write_section
 
-        write_section(README, "serve", text)
+        write_section("serve", text)
     else:
         print(text)
 
@@ -567,7 +568,7 @@ def main() -> None:
     r.add_argument("--max-texts", type=int, default=2048)
     r.add_argument("--out", default=None)
     t = sub.add_parser("table")
-    t.add_argument("--write", action="store_true", help="Write the section into README.md.")
+    t.add_argument("--write", action="store_true", help="Write the section into docs/serving.md.")
     args = ap.parse_args()
     (run if args.cmd == "run" else table)(args)
 

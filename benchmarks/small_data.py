@@ -7,8 +7,9 @@ training texts, then the gold fine-tune), and for comparison the settings every 
 --embedding-lr 0.001`). A user with N labelled rows seldom has a large dev set, so each run selects on a dev set of
 min(1000, max(100, N/3)) rows drawn apart from its training rows; accuracy is measured on a test set neither saw
 (SST-2: the official dev set; AG News: the pool's test split) against the majority class (the training set's most
-frequent class answered for every text). One more variant trains without a dev set (the last epoch is kept). Writes benchmarks/results/small-data.json; `table` writes the README
-section between <!-- small:start --> and <!-- small:end -->.
+frequent class answered for every text). One more variant trains without a dev set (the last epoch is kept).
+Writes benchmarks/results/small-data.json; `table` writes the section of docs/small-data.md between
+<!-- small:start --> and <!-- small:end -->.
 """
 
 from __future__ import annotations
@@ -175,14 +176,9 @@ def table(args) -> None:
         lines += ["", f"{task}: the defaults chose " + ", ".join(f"{p['epochs']} epochs / embedding lr "
                                                                  f"{p['embedding_lr']:g} at {p['n']:,}" for p in chosen)
                   + " (dev sets of " + ", ".join(f"{p['n_dev']:,}" for p in chosen) + " rows).", ""]
-    readme = ROOT / "README.md"
-    text = readme.read_text()
-    block = "<!-- small:start -->\n" + "\n".join(lines).rstrip() + "\n<!-- small:end -->"
-    if "<!-- small:start -->" not in text:
-        raise SystemExit("README.md has no <!-- small:start --> marker")
-    text = re.sub(r"<!-- small:start -->.*?<!-- small:end -->", lambda m: block, text, flags=re.S)
-    readme.write_text(text)
-    log("README.md small-data section written")
+    from readme_section import write_section
+
+    write_section("small", "\n".join(lines).rstrip())
 
 
 def main() -> None:
