@@ -89,7 +89,7 @@ def distill(plan: Plan | TextDataset | str | Path | None = None, *, log=print, p
     execution = plan.execution()
     signal, dev_signal = label_transfer_set(plan, execution, teachers, data, transfer, report, log, progress)
     config = training_config(plan, data, transfer, log)
-    encoded = fit_and_encode(plan, execution, transfer, report, log, progress)
+    encoded = fit_and_encode(plan, execution, transfer, teachers, report, log, progress)
     stages, objective = training_stages(plan, config, data, transfer, signal, dev_signal, log)
     trainer, module = train(plan, config, data, transfer, encoded, stages, signal, report, log, progress)
     student = export_student(plan, config, data, encoded, trainer, module, teachers, transfer, report, log)
@@ -340,10 +340,19 @@ def training_config(plan: Plan, data: LabelledData, transfer: TransferSet, log):
     return config
 
 
-def fit_and_encode(plan: Plan, execution, transfer: TransferSet, report: DistillReport, log, progress=True):
-    """A new family adapter, its vocabulary fitted on the transfer set, and the set encoded."""
+def fit_and_encode(plan: Plan, execution, transfer: TransferSet, teachers: list, report: DistillReport, log,
+                   progress=True):
+    """A new family adapter (its size budget set by its teachers' size), its vocabulary fitted on the transfer set,
+    and the set encoded."""
+    from .teachers.base import disk_bytes
+
     started = time.perf_counter()
-    encoded = execution.fit_and_encode(plan.family(), transfer.texts, transfer.pairs, progress, log)
+    family = plan.family()
+    fit = getattr(plan.runtime, "size_for_teachers", None)
+    if fit is not None:
+        sizes = [disk_bytes(a.teacher) for a in teachers]
+        family.config = fit(family.config, max((s for s in sizes if s), default=None), log)
+    encoded = execution.fit_and_encode(family, transfer.texts, transfer.pairs, progress, log)
     report.timings["vocabulary_and_encoding_s"] = time.perf_counter() - started
     return encoded
 

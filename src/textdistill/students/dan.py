@@ -51,7 +51,9 @@ class StorageConfig:
     dtype: str = option("int8", "dan: table storage: int8 (one scale per row; as accurate as float32 in every "
                                 "benchmark here), float16 or float32.")
     max_rows: int | None = option(None, "dan: keep at most this many n-gram rows (drop the rest, see --prune-by).")
-    max_size: str | None = option(None, "dan: keep as many rows as fit in this size on disk, e.g. 50MB.")
+    max_size: str | None = option("teacher", "dan: keep as many rows as fit in this size on disk (50MB); teacher: no "
+                                             "larger than the largest teacher on disk (no limit without one); none: "
+                                             "every row.")
     prune_by: str = option("norm", "dan: rows to drop first: norm (the rows that move a prediction least) or "
                                    "frequency (the n-grams rarest in training).")
     fold: bool = option(True, "dan: fold the first layer into the table (single-text students; exact).")
@@ -60,7 +62,10 @@ class StorageConfig:
         check(self.dtype in DTYPES, f"dtype must be one of {', '.join(DTYPES)}, not {self.dtype!r}")
         check(self.prune_by in PRUNE_BY, f"prune_by must be frequency or norm, not {self.prune_by!r}")
         check(self.max_rows is None or self.max_rows >= 1, f"max_rows must be >= 1, got {self.max_rows}")
-        parse_size(self.max_size)
+        if str(self.max_size).lower() in ("teacher", "none"):
+            self.max_size = str(self.max_size).lower()
+        else:
+            parse_size(self.max_size)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -129,8 +134,25 @@ class DANStudent(Student):
     report_colour = "tab:blue"
 
     @classmethod
+    def size_for_teachers(cls, config: DANConfig, teacher_bytes: int | None, log=None) -> DANConfig:
+        """The config with ``--max-size teacher`` (the default) made a size: the largest teacher's on disk, or no
+        limit without a teacher of known size; ``none`` is no limit."""
+        import dataclasses
+
+        size = config.storage.max_size
+        if size not in ("teacher", "none"):
+            return config
+        budget = teacher_bytes if size == "teacher" and teacher_bytes else None
+        if budget and log is not None:
+            log(f"the student is fitted to its teacher's size on disk ({budget / 1e6:,.1f} MB: --max-size teacher, "
+                f"the default; --max-size none keeps every n-gram)")
+        return dataclasses.replace(config, storage=dataclasses.replace(config.storage, max_size=budget))
+
+    @classmethod
     def check_storage(cls, config: DANConfig, num_classes: int = 2) -> None:
         """A --max-size that cannot hold even one row (with the smallest head) fails before any work."""
+        if config.storage.max_size in ("teacher", "none"):
+            return
         size = parse_size(config.storage.max_size)
         if size is None:
             return
@@ -353,6 +375,9 @@ class DANStudent(Student):
         scales = model.scales
         vocab = self.featurizer.vocab_size
         budget = vocab if max_rows is None else min(vocab, int(max_rows))
+        if max_size in ("teacher", "none"):
+            check(max_size == "none", "max_size teacher needs a teacher: give a size (e.g. 50MB) to compress")
+            max_size = None
         size = parse_size(max_size)
         if size is not None:
             per_row = table.shape[1] * np.dtype(dtype).itemsize + (4 if dtype == "int8" else 0) + 8

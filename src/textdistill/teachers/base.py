@@ -153,6 +153,18 @@ def _load_builtin_kinds() -> None:
     from . import embedding, endpoint, prompt  # noqa: F401
 
 
+def disk_bytes(teacher) -> int | None:
+    """A teacher's size on disk (its weights and files): what a student is compared with; None when unknown (a
+    served model)."""
+    size = getattr(teacher, "disk_bytes", None)
+    if size is not None:
+        return int(size)
+    source = Path(str(getattr(teacher, "source", "") or ""))
+    if source.is_dir():
+        return sum(p.stat().st_size for p in source.rglob("*") if p.is_file())
+    return None
+
+
 def load_teachers(sources, **kwargs) -> list:
     """``load_teacher`` for one source or a list of them; names are made unique (``name``, ``name-2``, ...)."""
     if sources is None:

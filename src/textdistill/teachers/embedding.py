@@ -191,6 +191,8 @@ class EmbeddingTeacher:
             raise ConfigError("head logistic needs at least 2 labelled examples of every label")
         self._fit(temperature)
         self.fingerprint = self._fingerprint()
+        folder = _local_dir(self.encoder.source)
+        self.disk_bytes = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder else None
 
     @classmethod
     def from_spec(cls, spec: dict, base_dir: Path, source: str, max_length: int | None = None, device=None,

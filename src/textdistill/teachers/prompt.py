@@ -77,6 +77,7 @@ class PromptTeacher:
         self.source = source or str(model)
         self.name = name or (Path(source).stem if source else Path(str(model)).name)
         identity = fingerprint_dir(folder, self.max_length) if folder.is_dir() else str(model)
+        self.disk_bytes = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else None
         self.fingerprint = fingerprint(self.kind, [identity, str(dtype)], spec,
                                        {"chat": bool(self.use_chat), "normalize": normalize})
 

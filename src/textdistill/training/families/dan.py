@@ -119,5 +119,6 @@ class DANFamily:
         if raw:
             return student
         s = self.config.storage
-        return student.compressed(dtype=s.dtype, max_rows=s.max_rows, max_size=s.max_size, prune_by=s.prune_by,
+        size = None if s.max_size in ("teacher", "none") else s.max_size  # "teacher" unresolved: no teacher known
+        return student.compressed(dtype=s.dtype, max_rows=s.max_rows, max_size=size, prune_by=s.prune_by,
                                   fold=s.fold)
