@@ -47,10 +47,35 @@ def run(args) -> None:
     summary["benchmark"] = {"command": "textdistill " + " ".join(cmd[3:]), "wall_s": round(wall, 1),
                             "date": datetime.date.today().isoformat(), "hardware": hardware(),
                             "script": "python benchmarks/choose.py " + " ".join(sys.argv[1:])}
+    summary["heldout"] = heldout_scores(out.with_name(out.name + ".candidates"), summary["candidates"])
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "sst2-auto.json").write_text(json.dumps(summary, indent=2) + "\n")
     shutil.copy(out / "report" / "report.png", RESULTS / "sst2-auto.png")
     print(f"wrote {RESULTS / 'sst2-auto.json'} and sst2-auto.png ({wall:.0f}s)")
+
+
+def heldout_scores(work: Path, candidates: list) -> dict:
+    """Accuracy of the teacher and of every candidate on SST-2's held-out test (SST-5 test without neutral
+    sentences), which nothing was selected on."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import numpy as np
+    from run import sst2_heldout
+
+    from textdistill import Student
+    from textdistill.teachers.base import load_teacher
+    from textdistill.teachers.signal import label_texts
+
+    data = sst2_heldout()
+    out = {"file": data.source, "candidates": {}}
+    for c in candidates:
+        student = Student.from_pretrained(work / c["name"])
+        gold = student.labels.encode(data.labels)
+        out["candidates"][c["name"]] = float(np.mean(student.predict_logits(data.texts).argmax(-1) == gold))
+    teacher = load_teacher(str(SHARED / "teachers" / "sst2-minilm-l6"))
+    logits = label_texts(teacher, data.texts, None, student.labels, ROOT / "benchmarks" / "cache",
+                         progress=False).logits[0]
+    out["teacher"] = float(np.mean(logits.argmax(-1) == gold))
+    return out
 
 
 def table(args) -> None:
@@ -60,12 +85,19 @@ def table(args) -> None:
     lines = [f"**Which student to pick** (`benchmarks/choose.py`, {b['date']}: `textdistill auto` on SST-2, teacher "
              f"`{r.get('teacher_name')}`{f' (dev {teacher:.4f})' if teacher else ''}, transfer set = SST-2 train; "
              f"budget {r['latency_budget_ms']:g} ms per text at batch {r['latency_batch']}; "
-             f"{b['hardware']['cpu']}, one thread; {b['wall_s'] / 60:.0f} min in all)", "",
-             "| candidate | dev accuracy | % of teacher | ms per text (batch 1) | texts/s batch 32 | disk MB | kept |",
-             "|---|---|---|---|---|---|---|"]
+             f"{b['hardware']['cpu']}, one thread; {b['wall_s'] / 60:.0f} min in all; dev selects, held-out = "
+             f"{(r.get('heldout') or {}).get('file', 'not measured')}, which nothing was chosen on)", "",
+             "| candidate | dev accuracy | % of teacher | held-out accuracy | ms per text (batch 1) | texts/s batch 32 | "
+             "disk MB | kept |",
+             "|---|---|---|---|---|---|---|---|"]
+    held = r.get("heldout") or {"candidates": {}}
+    if "teacher" in held:
+        lines.append(f"| teacher | {teacher:.4f} | 100% | {held['teacher']:.4f} | | | | |")
     for c in r["candidates"]:
         share = f"{c['accuracy'] / teacher:.1%}" if teacher else "-"
-        lines.append(f"| {c['name']} | {c['accuracy']:.4f} | {share} | {c['latency_ms']:.3f} | "
+        h = held["candidates"].get(c["name"])
+        lines.append(f"| {c['name']} | {c['accuracy']:.4f} | {share} | {'-' if h is None else f'{h:.4f}'} | "
+                     f"{c['latency_ms']:.3f} | "
                      f"{c['texts_per_s_b32']:,.0f} | {(c['disk_bytes'] or 0) / 1e6:,.1f} | "
                      f"{'**yes**' if c['name'] == r['chosen'] else ''} |")
     from readme_section import link, write_section

@@ -276,7 +276,7 @@ def save_results(results: dict) -> None:
 def teacher_scores(task: str, teachers: dict[str, Path], files: dict) -> dict:
     """Dev and test accuracy of each teacher of the pool (from the committed cache: nothing is relabelled)."""
     from textdistill.data.readers import LabelMap, read_dataset
-    from textdistill.pipeline import label_texts
+    from textdistill.teachers.signal import label_texts
     from textdistill.teachers.base import load_teacher
 
     train = read_dataset(files["train"])
@@ -287,7 +287,7 @@ def teacher_scores(task: str, teachers: dict[str, Path], files: dict) -> dict:
         entry = {"path": str(path).replace(str(ROOT) + "/", ""), "fingerprint": t.fingerprint}
         for part in ("dev", "test"):
             ds = read_dataset(files[part])
-            pred = label_texts(t, ds.texts, ds.pairs, labels, CACHE, progress=False).logits.argmax(-1)
+            pred = label_texts(t, ds.texts, ds.pairs, labels, CACHE, progress=False).logits[0].argmax(-1)
             entry[f"{part}_accuracy"] = float((pred == labels.encode(ds.labels)).mean())
         out[name] = entry
         log(f"{task} teacher {name}: dev {entry['dev_accuracy']:.4f}, test {entry['test_accuracy']:.4f}")

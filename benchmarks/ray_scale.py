@@ -207,11 +207,11 @@ def cached_fraction(teacher_path: Path, texts) -> float:
 
 
 def teacher_accuracy(teacher_path: Path, data, labels) -> float:
-    from textdistill.pipeline import label_texts
+    from textdistill.teachers.signal import label_texts
     from textdistill.teachers.huggingface import Teacher
 
     logits = label_texts(Teacher.from_pretrained(str(teacher_path)), data.texts, data.pairs, labels, CACHE,
-                         progress=False).logits
+                         progress=False).logits[0]
     return float((logits.argmax(-1) == labels.encode(data.labels)).mean())
 
 

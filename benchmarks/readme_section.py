@@ -23,6 +23,8 @@ SECTIONS = {  # NAME -> docs file holding its <!-- NAME:start --> ... <!-- NAME:
     "ray": "scale.md",  # benchmarks/ray_scale.py table
     "small": "small-data.md",  # benchmarks/small_data.py table
     "chinese": "chinese.md",  # benchmarks/chinese.py table
+    "multilabel": "multilabel.md",  # benchmarks/multilabel.py table
+    "speed": "speed.md",  # benchmarks/speed.py table
 }
 
 

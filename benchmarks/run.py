@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import statistics
 import os
 import random
 import re
@@ -162,6 +163,10 @@ def peer_results(train, dev, test, n_time, extra=None):
 
 
 # -- one dataset ------------------------------------------------------------------------------------------------------
+FULL = "DAN (KD+FT), float32, no size limit"
+WHOLE = "DAN (KD+FT), no size limit (--max-size none)"
+
+
 def student_runs(tag, teacher, train_file, dev_file, unlabeled, extra_flags=(), separate_kd=True, reuse=False):
     """Gold-only, KD and KD+FT DAN students via the CLI at defaults. Returns {variant: (dir, command, wall_s)}.
 
@@ -172,12 +177,15 @@ def student_runs(tag, teacher, train_file, dev_file, unlabeled, extra_flags=(), 
     previous = load_result(tag)["students"] if reuse and (RESULTS / f"{tag}.json").exists() else {}
     runs = {}
     common = ["--train", train_file, "--dev", dev_file, "--cache", CACHE, "--overwrite", *extra_flags]
+    transfer = sum((["--unlabeled", u] for u in unlabeled), [])
     variants = {
         "DAN (gold labels only)": ["--out", WORK / f"{tag}-dan-gold"],
-        "DAN (KD)": ["--out", WORK / f"{tag}-dan-kd", "--teacher", teacher, "--finetune-epochs", "0",
-                     *sum((["--unlabeled", u] for u in unlabeled), [])],
-        "DAN (KD+FT)": ["--out", WORK / f"{tag}-dan-kdft-f32", "--teacher", teacher, "--dtype", "float32",
-                        *sum((["--unlabeled", u] for u in unlabeled), [])],
+        "DAN (KD)": ["--out", WORK / f"{tag}-dan-kd", "--teacher", teacher, "--finetune-epochs", "0", *transfer],
+        # what a user gets: the defaults (int8, no larger on disk than the teacher: --max-size teacher)
+        "DAN (KD+FT)": ["--out", WORK / f"{tag}-dan-kdft", "--teacher", teacher, *transfer],
+        # the same training (same seed) kept whole in float32: the size curves start from it
+        FULL: ["--out", WORK / f"{tag}-dan-kdft-f32", "--teacher", teacher, "--dtype", "float32",
+               "--max-size", "none", *transfer],
     }
     if not separate_kd:
         del variants["DAN (KD)"]
@@ -189,20 +197,23 @@ def student_runs(tag, teacher, train_file, dev_file, unlabeled, extra_flags=(), 
             continue
         cmd, wall = textdistill("distill", *common, *flags)
         runs[name] = (flags[1], cmd, wall)
-    # what `distill` saves at its defaults (an int8 table) is exactly `compress --dtype int8` of the float32 run
-    f32, cmd, wall = runs["DAN (KD+FT)"]
-    shipped = WORK / f"{tag}-dan-kdft"
-    ccmd, cwall = textdistill("compress", f32, "--out", shipped, "--dtype", "int8", "--overwrite")
-    runs["DAN (KD+FT)"] = (shipped, f"{cmd}  then  {ccmd}", wall + cwall)
+    # the whole table as int8 (no row budget): what the default's size limit costs
+    f32, cmd, wall = runs[FULL]
+    whole = WORK / f"{tag}-dan-kdft-whole"
+    ccmd, cwall = textdistill("compress", f32, "--out", whole, "--dtype", "int8", "--overwrite")
+    runs[WHOLE] = (whole, f"{cmd}  then  {ccmd}", wall + cwall)
+    runs[FULL] = (None, cmd, wall)  # trained for the size curves; its int8 copy is the row
     return runs
 
 
-def evaluate_dataset(tag, teacher, train, dev, test, test_file, runs, n_time, teacher_time, notes, heldout=None):
+def evaluate_dataset(tag, teacher, train, dev, test, test_file, runs, n_time, teacher_time, notes, heldout=None,
+                     names=("accuracy", "held-out accuracy")):
     """Time every student against the teacher on the test texts; peers in the same process; write results.
 
-    ``heldout``: another labelled set, never used for selection, whose accuracy is reported too.
+    ``heldout``: another labelled set, never used for selection, whose accuracy is reported too; ``names``: what the
+    table calls the test and held-out columns.
     """
-    from textdistill.pipeline import label_texts
+    from textdistill.teachers.signal import label_texts
     from textdistill.students import Student
     from textdistill.teachers.huggingface import Teacher
 
@@ -230,12 +241,13 @@ def evaluate_dataset(tag, teacher, train, dev, test, test_file, runs, n_time, te
         if heldout is not None:
             gold = student.labels.encode(heldout.labels)
             rows[name]["accuracy_heldout"] = float((student.predict_logits(heldout.texts).argmax(-1) == gold).mean())
-    if "DAN (KD)" not in rows:  # read from the KD stage of the KD+FT run (identical to a KD-only run)
+    if "DAN (KD)" not in rows and test is dev:  # the KD stage of the KD+FT run (identical to a KD-only run)
         src = rows["DAN (KD+FT)"]
         kd_scores = [h["dev_accuracy"] for h in src["history"] if h["where"].startswith("distill")]
         rows["DAN (KD)"] = {"command": src["command"] + "  (KD stage: best distill epoch)", "derived_from": "DAN (KD+FT)",
                             "accuracy": max(kd_scores), "bench": src["bench"], "timings": src["timings"]}
-        rows = {k: rows[k] for k in ("DAN (gold labels only)", "DAN (KD)", "DAN (KD+FT)")}
+    order = ("DAN (gold labels only)", "DAN (KD)", "DAN (KD+FT)", WHOLE)
+    rows = {k: rows[k] for k in order if k in rows}
     kdft = rows["DAN (KD+FT)"]["bench"]
     teacher_acc = kdft["teacher"]["metrics"]["accuracy"]
     ft = peers["fastText (word 1-3 grams)"]
@@ -246,7 +258,7 @@ def evaluate_dataset(tag, teacher, train, dev, test, test_file, runs, n_time, te
         gold = Student.from_pretrained(runs["DAN (KD+FT)"][0]).labels.encode(heldout.labels)
         from textdistill.data.readers import LabelMap
 
-        tl = label_texts(t, heldout.texts, None, LabelMap.from_labels(train.labels), CACHE, progress=False).logits
+        tl = label_texts(t, heldout.texts, None, LabelMap.from_labels(train.labels), CACHE, progress=False).logits[0]
         teacher_heldout = float((tl.argmax(-1) == gold).mean())
     summary = {
         "teacher_accuracy": teacher_acc,
@@ -268,7 +280,16 @@ def evaluate_dataset(tag, teacher, train, dev, test, test_file, runs, n_time, te
         summary["heldout"] = {"teacher": teacher_heldout,
                               "students": {n: v.get("accuracy_heldout") for n, v in rows.items()},
                               "peers": {n: v.get("accuracy_heldout") for n, v in peers.items()}}
+    if WHOLE in rows:  # what the default size limit costs
+        summary["size_default"] = {
+            "default_mb": rows["DAN (KD+FT)"]["bench"]["student"]["disk_bytes"] / 1e6,
+            "whole_mb": rows[WHOLE]["bench"]["student"]["disk_bytes"] / 1e6,
+            "teacher_mb": kdft["teacher"]["disk_bytes"] / 1e6,
+            "accuracy_points": 100 * (rows["DAN (KD+FT)"]["accuracy"] - rows[WHOLE]["accuracy"]),
+            "heldout_points": (100 * (rows["DAN (KD+FT)"]["accuracy_heldout"] - rows[WHOLE]["accuracy_heldout"])
+                               if heldout is not None else None)}
     save_result(tag, {"dataset": tag, "test_file": test_file, "teacher": str(teacher).replace(str(SHARED), "../shared"),
+                      "columns": list(names), "heldout_file": getattr(heldout, "source", None),
                       "summary": summary, "students": rows, "peers": peers, "notes": notes,
                       "command": f"python benchmarks/run.py {tag}"})
 
@@ -283,14 +304,15 @@ def sst2(args):
     runs = student_runs("sst2", teacher, train_file, dev_file, unlabeled, separate_kd=False,
                         reuse=args.reuse_students)
     evaluate_dataset("sst2", teacher, train, dev, dev, "sst2/dev.tsv.gz", runs, n_time=len(dev), teacher_time=len(dev),
-                     heldout=sst2_heldout(),
+                     heldout=sst2_heldout(), names=("dev accuracy", "held-out accuracy (SST-2 test)"),
                      notes="SST-2 has no public test labels: dev (872) selects the checkpoint and is reported, "
                            "as in the papers; 'held-out' is SST-2's test split rebuilt from SST-5's labelled test "
                            "(the 1,821 non-neutral sentences, none in SST-2 train), never used for selection. "
                            "Transfer set: SST-2 train + 75k Amazon reviews + "
                            f"{args.movie:,} movie-review sentences (IMDB unsup/train texts split into sentences, "
                            "benchmarks/movie_sentences.py; IMDB labels unused). DAN (KD) = the KD stage of the "
-                           "KD+FT run (same seed: identical to a KD-only run).")
+                           "KD+FT run (same seed: identical to a KD-only run). DAN (KD+FT) is the default `distill` (int8, no larger "
+                           "than the teacher on disk); the no-size-limit row is the same training kept whole.")
 
 
 def sst2_heldout():
@@ -311,6 +333,8 @@ def imdb_files(args):
     order = list(range(len(test_full)))
     random.Random(0).shuffle(order)
     test = test_full.subset(order[: args.test_size])
+    heldout = test_full.subset(order[args.test_size: 2 * args.test_size])
+    heldout.source = f"imdb/test.csv.gz, the next {args.test_size:,} reviews of the same shuffle (outside the sample)"
     idx = list(range(len(full)))
     random.Random(1).shuffle(idx)
     dev, train = full.subset(idx[:1000]), full.subset(idx[1000:])
@@ -320,22 +344,28 @@ def imdb_files(args):
         "train": write_jsonl(work / "train.jsonl", train.texts, train.labels),
         "dev": write_jsonl(work / "dev.jsonl", dev.texts, dev.labels),
         "test": write_jsonl(work / "test.jsonl", test.texts, test.labels),
+        "heldout": write_jsonl(work / "heldout.jsonl", heldout.texts, heldout.labels),
         "unsup": write_jsonl(work / f"unsup{args.unsup}.jsonl", unsup.texts[: args.unsup]),
     }
-    for key in ("test", "dev", "train", "unsup")[: 4 if args.unsup else 3]:  # resumable: the cache keeps what is done
+    for key in ("test", "dev", "train", "unsup", "heldout") if args.unsup else ("test", "dev", "train", "heldout"):  # resumable: the cache keeps what is done
         textdistill("label", "--teacher", teacher, "--cache", CACHE, "--input", files[key])
+    files["heldout_dataset"] = heldout
     return teacher, train, dev, test, files
 
 
 def imdb(args):
     teacher, train, dev, test, files = imdb_files(args)
     runs = student_runs("imdb", teacher, files["train"], files["dev"], [files["unsup"]] if args.unsup else [],
-                        reuse=args.reuse_students)
+                        separate_kd=False, reuse=args.reuse_students)
     evaluate_dataset("imdb", teacher, train, dev, test, f"imdb/test.csv.gz, seeded {args.test_size}-review sample",
-                     runs, n_time=1000, teacher_time=128,
+                     runs, n_time=1000, teacher_time=128, heldout=files["heldout_dataset"],
+                     names=("test accuracy (sample)", "held-out accuracy (other test reviews)"),
                      notes=f"dev = 1,000 seeded reviews held out of train (selection only); transfer set = the other "
                            f"24,000 train reviews + the first {args.unsup:,} unsup reviews; test = a seeded "
-                           f"{args.test_size:,}-review sample of the test set (random.Random(0)).")
+                           f"{args.test_size:,}-review sample of the test set (random.Random(0)); held-out = the next "
+                           f"{args.test_size:,} reviews of that shuffle, never looked at while developing. DAN "
+                           "(KD+FT) is the default `distill` (int8, no larger than the teacher on disk); the "
+                           "no-size-limit row is the same training kept whole.")
 
 
 def _size_sets(tag, args):
@@ -540,6 +570,9 @@ def sequence_speed(args):
                                             "with set_backend('numpy') (padded batches, what 0.1 ran)."})
 
 
+SEEDED = "BiLSTM (KD, train + augmentation)"  # the row issue 23 was about: reported as the mean of --seeds
+
+
 def sst2_students(args):
     """Tang et al. on SST-2 with no external corpus: BiLSTM and CNN on gold labels, distilled on train, distilled on
     train + augmentation; the DAN with augmentation vs Amazon vs both; the cost of augmenting and labelling."""
@@ -579,29 +612,59 @@ def sst2_students(args):
                                                               aug_files[args.n_iter], "--unlabeled", amazon]
     from textdistill.students import Student
 
+    heldout = sst2_heldout()
+    previous = load_result("sst2-students")["students"] if args.only and (RESULTS / "sst2-students.json").exists() \
+        else {}
     rows = {}
     for name, flags in variants.items():
-        out = WORK / ("sst2-" + re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-"))
-        cmd, wall = textdistill("distill", *common, "--out", out, *flags)
-        meta = Student.from_pretrained(out).metadata
-        rows[name] = {"command": cmd, "wall_s": wall, "path": out, "dev": meta.get("dev"),
-                      "accuracy": meta["dev"]["accuracy"], "timings": meta.get("timings"),
+        if args.only and not any(o in name for o in args.only):
+            if name in previous:
+                rows[name] = previous[name]
+            continue
+        seeds = args.seeds if name == SEEDED else [0]
+        runs = []
+        for seed in seeds:
+            out = WORK / ("sst2-" + re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") + (f"-s{seed}" if seed else ""))
+            cmd, wall = textdistill("distill", *common, "--out", out, *flags, *(["--seed", seed] if seed else []))
+            student = Student.from_pretrained(out)
+            gold = student.labels.encode(heldout.labels)
+            runs.append({"command": cmd, "wall_s": wall, "path": out, "seed": seed, "meta": student.metadata,
+                         "heldout": float((student.predict_logits(heldout.texts).argmax(-1) == gold).mean())})
+        meta = runs[0]["meta"]
+        rows[name] = {"command": runs[0]["command"], "wall_s": runs[0]["wall_s"], "path": runs[0]["path"],
+                      "dev": meta.get("dev"), "accuracy": statistics.mean(r["meta"]["dev"]["accuracy"] for r in runs),
+                      "accuracy_heldout": statistics.mean(r["heldout"] for r in runs),
+                      "timings": meta.get("timings"), "environment": meta.get("environment"),
                       "transfer_texts": meta.get("transfer_texts"), "best": meta.get("best"),
                       "config": {"train": meta.get("train_config"), "student": meta.get("student_config")}}
-    for name in [n for n in rows if "augmentation" in n and "n_iter" not in n and "Amazon" not in n] + \
-            [n for n in rows if "gold" in n]:
+        if len(runs) > 1:
+            rows[name]["seeds"] = [{"seed": r["seed"], "dev": r["meta"]["dev"]["accuracy"], "heldout": r["heldout"],
+                                    "wall_s": r["wall_s"]} for r in runs]
+            rows[name]["heldout_sd"] = statistics.stdev(r["heldout"] for r in runs)
+            rows[name]["dev_sd"] = statistics.stdev(r["meta"]["dev"]["accuracy"] for r in runs)
+    for name in [n for n in rows if "augmentation" in n and "n_iter" not in n and "Amazon" not in n
+                 and "path" in rows[n] and "bench" not in rows[n]] + \
+            [n for n in rows if "gold" in n and "bench" not in rows[n]]:
         log(f"benchmarking {name}")
         rows[name]["bench"] = bench_models(rows[name]["path"], dev, teacher=str(teacher), limit=len(dev),
                                            teacher_limit=len(dev), repeats=3, cache_root=CACHE)
     teacher_acc = next(r["bench"]["teacher"]["metrics"]["accuracy"] for r in rows.values() if "bench" in r)
+    from textdistill.data.readers import LabelMap
+    from textdistill.teachers.signal import label_texts
+    from textdistill.teachers.huggingface import Teacher
+
+    tl = label_texts(Teacher.from_pretrained(str(teacher)), heldout.texts, None, LabelMap.from_labels(dev.labels),
+                     CACHE, progress=False).logits[0]
+    teacher_heldout = float((tl.argmax(-1) == LabelMap.from_labels(dev.labels).encode(heldout.labels)).mean())
     for r in rows.values():
         r["path"] = str(r["path"]).replace(str(ROOT) + "/", "")
         r["of_teacher"] = r["accuracy"] / teacher_acc
     save_result("sst2-students", {
         "dataset": "sst2", "test_file": "sst2/dev.tsv.gz", "teacher": "../shared/teachers/sst2-minilm-l6",
+        "heldout_file": heldout.source, "teacher_heldout": teacher_heldout,
         "teacher_accuracy": teacher_acc, "n_iter": args.n_iter, "augmentation_cost": cost, "students": rows,
         "command": f"python benchmarks/run.py sst2-students --n-iter {args.n_iter} "
-                   f"--n-iter-trend {' '.join(map(str, args.n_iter_trend))}",
+                   f"--n-iter-trend {' '.join(map(str, args.n_iter_trend))} --seeds {' '.join(map(str, args.seeds))}",
         "notes": f"No external corpus for BiLSTM/CNN: transfer set = SST-2 train (+ augmented copies of it, "
                  f"n_iter={args.n_iter} rather than the paper's 20 to keep teacher labelling under an hour on 2 "
                  f"cores; the trend rows show n_iter's effect). Augmentation = `textdistill augment` with its "
@@ -771,11 +834,13 @@ def table(args):
         kd = r["students"]["DAN (KD+FT)"]["bench"]
         tch = kd["teacher"]
         held = s.get("heldout")
-        hcol = " held-out accuracy |" if held else ""
-        lines += [f"**{tag.upper()}** ({r['test_file']}; teacher `{Path(r['teacher']).name}`; {r['hardware']['cpu']}, "
-                  f"1 thread each; raw text in, label out; texts per CPU-second of that thread, which other jobs "
-                  f"sharing the machine barely move: wall-clock rates are in the JSON)", "",
-                  f"| model | accuracy | % of teacher |{hcol} texts/s b32 | texts/s b1 | disk MB |",
+        acc_name, held_name = r.get("columns", ("accuracy", "held-out accuracy"))
+        hcol = f" {held_name} |" if held else ""
+        where = f"{r['test_file']}" + (f"; held-out: {r['heldout_file']}" if r.get("heldout_file") else "")
+        lines += [f"**{tag.upper()}** ({where}; teacher `{Path(r['teacher']).name}`; {r['hardware']['cpu']}, "
+                  f"1 thread each; raw text in, label out; texts per CPU-second of that thread: wall-clock rates are "
+                  f"in the JSON, and the wall-clock comparison with every peer is in [speed.md](speed.md))", "",
+                  f"| model | {acc_name} | % of teacher |{hcol} texts/s b32 | texts/s b1 | disk MB |",
                   "|---|---|---|" + ("---|" if held else "") + "---|---|---|",
                   f"| teacher | {s['teacher_accuracy']:.4f} | 100% |"
                   + (f" {held['teacher']:.4f} |" if held else "")
@@ -803,6 +868,12 @@ def table(args):
                       f"{r['students']['DAN (KD+FT)'].get('describe') or ''}. Wall times: vocabulary + encoding "
                       f"{t.get('vocabulary_and_encoding_s', 0):.0f}s, teacher labelling "
                       f"{t.get('teacher_labelling_s', 0):.0f}s (from the cache), training {t.get('training_s', 0):.0f}s.", ""]
+        sd = s.get("size_default")
+        if sd:
+            held_pts = f", {sd['heldout_points']:+.2f} on held-out" if sd.get("heldout_points") is not None else ""
+            lines += [f"Default size (`--max-size teacher`): {sd['default_mb']:.1f} MB against the teacher's "
+                      f"{sd['teacher_mb']:.1f} MB and {sd['whole_mb']:.1f} MB for the same training kept whole; "
+                      f"accuracy {sd['accuracy_points']:+.2f} points{held_pts}.", ""]
     for tag in ("sst2", "imdb"):
         path = RESULTS / f"size-{tag}.json"
         if not path.exists():
@@ -885,18 +956,26 @@ def students_table() -> list[str]:
         return []
     r = json.loads(path.read_text())
     teacher = next(v["bench"] for v in r["students"].values() if "bench" in v)
-    lines = ["", f"**SST-2, BiLSTM and CNN students (Tang et al.)** (sst2/dev.tsv.gz; teacher `sst2-minilm-l6`, "
-                 f"{r['teacher_accuracy']:.4f}; no external corpus; augmentation n_iter = {r['n_iter']}; "
-                 f"{r['hardware']['cpu']}, 1 thread each)", "",
-             "| student | transfer texts | dev accuracy | % of teacher | texts/s b32 (e2e) | texts/s b1 (e2e) | x teacher b32 | train s |",
-             "|---|---|---|---|---|---|---|---|",
-             f"| teacher | - | {r['teacher_accuracy']:.4f} | 100% | {_speed(teacher, 'teacher')} | "
-             f"{_speed(teacher, 'teacher', batch='batch_1')} | 1x | - |"]
+    th = r.get("teacher_heldout")
+    lines = ["", f"**SST-2, BiLSTM and CNN students (Tang et al.)** (dev: sst2/dev.tsv.gz, selects; held-out: "
+                 f"{r.get('heldout_file', 'not measured')}, never used for selection; teacher `sst2-minilm-l6`; no "
+                 f"external corpus; augmentation n_iter = {r['n_iter']}; {r['hardware']['cpu']}, 1 thread each)", "",
+             "| student | transfer texts | dev accuracy | % of teacher | held-out accuracy | texts/s b32 (e2e) | "
+             "texts/s b1 (e2e) | x teacher b32 | train s |",
+             "|---|---|---|---|---|---|---|---|---|",
+             f"| teacher | - | {r['teacher_accuracy']:.4f} | 100% | {'-' if th is None else f'{th:.4f}'} | "
+             f"{_speed(teacher, 'teacher')} | {_speed(teacher, 'teacher', batch='batch_1')} | 1x | - |"]
     for name, v in r["students"].items():
         b = v.get("bench")
         speed = (f"{_speed(b, 'student')} | {_speed(b, 'student', batch='batch_1')} | "
                  f"{b['speedup']['batch_32_end_to_end']:.0f}x") if b else "- | - | -"
-        lines.append(f"| {name} | {v['transfer_texts']:,} | {v['accuracy']:.4f} | {v['of_teacher']:.1%} | {speed} | "
+        held = "-" if v.get("accuracy_heldout") is None else f"{v['accuracy_heldout']:.4f}"
+        dev = f"{v['accuracy']:.4f}"
+        if "seeds" in v:
+            n = len(v["seeds"])
+            dev += f" ± {v['dev_sd']:.4f} (mean of {n} seeds)"
+            held += f" ± {v['heldout_sd']:.4f}"
+        lines.append(f"| {name} | {v['transfer_texts']:,} | {dev} | {v['of_teacher']:.1%} | {held} | {speed} | "
                      f"{v['timings'].get('training_s', 0):.0f} |")
     cost = r["augmentation_cost"]
     parts = []
@@ -948,6 +1027,11 @@ def main():
     parser.add_argument("--n-iter", type=int, default=4, help="sst2-students: augmented samples per sentence.")
     parser.add_argument("--n-iter-trend", type=int, nargs="*", default=[1, 2],
                         help="sst2-students: smaller n_iter values trained too (BiLSTM), to show the trend.")
+    parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2],
+                        help=f"sst2-students: seeds of the {SEEDED} row (mean and standard deviation reported).")
+    parser.add_argument("--only", nargs="*", default=None,
+                        help="sst2-students: train only the variants whose names contain one of these; the other "
+                             "rows are kept from the previous results.")
     parser.add_argument("--movie", type=int, default=200_000, help="Movie-review sentences in SST-2's transfer set.")
     parser.add_argument("--skip-dan", action="store_true", help="vocab-scale: count only, keep earlier DAN figures.")
     parser.add_argument("--docs", type=int, default=1_000_000, help="Documents for vocab-scale.")
