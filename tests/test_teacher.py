@@ -436,3 +436,23 @@ def test_a_pickle_only_teacher_loads_weights_only_with_a_warning_and_safetensors
         warnings.simplefilter("error")  # no warning: the safetensors file is used, the (zeroed) pickle ignored
         chosen = Teacher.from_pretrained(str(both))
     assert np.allclose(chosen.logits(["a b c"]), reference.logits(["a b c"]), atol=1e-6)
+
+
+def test_finetuning_clips_in_model_order_and_saves_the_padding_it_trained_with(tiny_teacher_dir, tmp_path):
+    """Gradients are clipped over the parameters in the model's order (the norm is a sum: another order changes its
+    last bits, and a teacher rebuilt from the same seed would differ), and the saved tokenizer records the padding
+    used in training, as teachers built by earlier versions do (their files, hence cache fingerprints, match)."""
+    import json
+
+    from torch import nn
+
+    from textdistill.training.finetune import ScheduledAdamW
+
+    module = nn.Sequential(nn.Linear(3, 4), nn.LayerNorm(4), nn.Linear(4, 2))
+    opt = ScheduledAdamW(module, FinetuneConfig(), total_steps=10, lr=1e-3)
+    assert [id(p) for p in opt.params] == [id(p) for p in module.parameters()]
+    texts, labels = _tiny_task()
+    finetune_teacher(str(tiny_teacher_dir), texts, labels, 3, tmp_path / "ft", label_names=list("abc"),
+                     config=FinetuneConfig(epochs=0.2, batch_size=8, max_length=16), progress=False)
+    saved = json.loads((tmp_path / "ft" / "tokenizer.json").read_text())
+    assert saved["padding"] is not None and saved["padding"]["strategy"] == "BatchLongest"

@@ -89,7 +89,8 @@ class ScheduledAdamW:
         for _, p in module.named_parameters():
             if p.requires_grad:
                 (decay if p.ndim >= 2 else no_decay).append(p)
-        self.params = decay + no_decay
+        # clipped in the model's order: the total norm is a sum, and its last bits depend on the order
+        self.params = [p for p in module.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
                                             {"params": no_decay, "weight_decay": 0.0}], lr=lr)
         warmup = int(round(config.warmup_ratio * total_steps))
@@ -326,6 +327,9 @@ def _save_teacher(out: Path, model, family: ClassifierFamily, trainer: Trainer, 
         "created_by": "textdistill teacher finetune",
     }
     model.eval()
+    # a fast tokenizer saves its padding state: record the padding training used (to the longest in the batch), so
+    # the saved files, and with them the teacher's fingerprint in the output cache, match a teacher built before
+    family.tokenizer(["x"], padding=True, truncation=True, max_length=config.max_length)
     _save_atomic(out, model.cpu(), family.tokenizer, card, overwrite)
     metrics["out_dir"] = str(out)
     return metrics
