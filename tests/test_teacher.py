@@ -92,6 +92,24 @@ def test_order_restored_and_batching_invariant(tiny_teacher_dir, teacher):
     np.testing.assert_allclose(one_by_one, out, rtol=1e-4, atol=1e-5)
 
 
+def test_gpu_batching_path_gives_the_plain_answers_on_the_cpu(tiny_teacher_dir, teacher):
+    """What a GPU teacher runs (batches sized by tokens, tokenized in background threads, many batches copied back
+    at once), forced on here on the CPU: the same logits, in the caller's order, as the plain loop."""
+    texts = TEXTS * 7 + [f"text number {i} " * (i % 9) for i in range(40)]
+    plain = teacher.logits(texts)
+    fast = Teacher.from_pretrained(tiny_teacher_dir, batch_size=4)
+    fast.pipelined, fast.max_tokens = True, 64  # small budgets: many batches of different sizes
+    np.testing.assert_allclose(fast.logits(texts), plain, rtol=1e-4, atol=1e-5)
+    lengths = np.array([len(t) for t in texts])
+    order = np.argsort(-lengths, kind="stable")
+    batches = fast.token_batches(order, lengths)
+    assert np.array_equal(np.concatenate(batches), order)  # every row once, longest first
+    assert len({len(b) for b in batches}) > 1  # sized by tokens: short texts travel in larger batches
+    for b in batches:
+        longest = min(lengths[b[0]] // 4 + 3, fast.max_length)
+        assert len(b) == 1 or len(b) * longest <= fast.max_tokens
+
+
 def test_pairs(teacher):
     firsts = ["what is a movie ?", "who loved it ?", "why"]
     seconds = ["a film", "i did", "because it was good fun and the story was great"]
