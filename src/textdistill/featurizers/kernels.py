@@ -356,6 +356,16 @@ def folded_head(pooled, b1, w2, b2):
 
 
 @njit(cache=True, nogil=True)
+def predict_folded(data, starts, classes, min_n, max_n, index, shift, buckets, vocab_size, table, scales, lut, b1,
+                   w2, b2):
+    """Text bytes -> logits of a DAN whose first layer is folded into its table, and each text's known n-gram count:
+    ``pool_texts`` and ``folded_head`` in one call (what a request of a few texts pays once, not twice)."""
+    pooled, found = pool_texts(data, starts, classes, min_n, max_n, index, shift, buckets, vocab_size, table, scales,
+                               lut)
+    return folded_head(pooled, b1, w2, b2), found
+
+
+@njit(cache=True, nogil=True)
 def build_index(keys_in, rows_in, bits):
     """The lookup table: (2**bits, 2) uint64 of [key, row + 1] (0 = empty), linear probing; and how many keys were
     already in it (a duplicate keeps its first row)."""

@@ -172,6 +172,8 @@ class Student:
         """The predicted label (as named in the training data) of each text; for a multi-label student the list
         of its labels (possibly empty)."""
         logits = self.predict_logits(texts, pairs, batch_size)
+        if threshold is None and at_least_one is None:  # the model's own decisions (no copy of them per call)
+            return self.task.decode(self.labels.names, self.task.decide(logits, self.decision))
         return self.task.decode(self.labels.names, self.decide(logits, threshold, at_least_one))
 
     # -- persistence -----------------------------------------------------------------------------------------

@@ -188,13 +188,14 @@ class DANStudent(Student):
         self._kscales = self.scales if self.scales is not None else np.ones(1, dtype=np.float32)
         self._pool_compiled: bool | None = None if featurizer.backend != "numpy" else False
         self._bound = None  # the compiled kernels with this model's constants (``_bind``)
+        self._fused = None
 
     def set_backend(self, backend: str) -> "DANStudent":
         """``auto`` (compiled kernels when numba is installed) or ``numpy`` (the pure-numpy path, same ids)."""
         check(backend in ("auto", "numpy"), f"backend must be auto or numpy, not {backend!r}")
         self.featurizer = self.featurizer.with_backend(backend)
         self._pool_compiled = None if backend == "auto" else False
-        self._bound = None
+        self._bound = self._fused = None
         return self
 
     @property
@@ -263,22 +264,36 @@ class DANStudent(Student):
 
         f = self.featurizer
         c, idx, k = f.config, f.index_, f.tokenizer.kernels
-        pool = bind_kernel(k, "pool_texts", None, None, f.tokenizer.classes, c.min_n, c.max_n, idx.table, idx.shift,
-                           c.buckets, f.vocab_size, self._ktable, self._kscales, half_lut())
+        constants = (f.tokenizer.classes, c.min_n, c.max_n, idx.table, idx.shift, c.buckets, f.vocab_size,
+                     self._ktable, self._kscales, half_lut())
+        pool = bind_kernel(k, "pool_texts", None, None, *constants)
         head = bind_kernel(k, "folded_head", None, self.b1, self.w2, self.b2) if self.folded else None
-        self._bound = (pool, head)
+        # texts -> (logits, known counts) in one compiled call: pooling and the folded head fused
+        fused = (bind_kernel(k, "predict_folded", None, None, *constants, self.b1, self.w2, self.b2)
+                 if self.folded else None)
+        self._encode = f.tokenizer.encode
+        self._fused = fused
+        self._bound = (pool, head)  # last: another thread that sees it sees the others
 
     def predict_logits(self, texts, pairs=None, batch_size: int | None = None) -> np.ndarray:
         """Raw scores (n_texts, n_classes); a list of at most a batch of single texts takes a short path (one
         compiled pass, no batching): what a request of one text costs."""
         if pairs is None and not self.pair and type(texts) is list and 0 < len(texts) <= (
                 batch_size or self.default_batch_size) and self.compiled and all(type(t) is str for t in texts):
+            if self._bound is None:
+                self._bind()
+            if self._fused is not None:
+                return self._fused(*self._encode(texts))[0]
             h, _ = self.pooled(texts)
             return self._head(h)
         return super().predict_logits(texts, pairs, batch_size)
 
     def logits_batch(self, texts, pairs=None) -> np.ndarray:
         if self.compiled and not self.pair and pairs is None:
+            if self._bound is None:
+                self._bind()
+            if self._fused is not None:
+                return self._fused(*self._encode(texts))[0]
             return self._head(self.pooled(texts)[0])
         return self.logits_from_features(self.featurize(texts, pairs))
 
@@ -289,9 +304,15 @@ class DANStudent(Student):
             return super().predict_with_known(texts, pairs, batch_size)
         bs = batch_size or self.default_batch_size
         logits, known = [], []
+        if self._bound is None:
+            self._bind()
         for start in range(0, len(texts), bs):
-            h, counts = self.pooled(texts[start:start + bs])
-            logits.append(self._head(h))
+            if self._fused is not None:
+                out, counts = self._fused(*self._encode(texts[start:start + bs]))
+            else:
+                h, counts = self.pooled(texts[start:start + bs])
+                out = self._head(h)
+            logits.append(out)
             known.append(counts)
         return np.concatenate(logits), np.concatenate(known)
 

@@ -116,13 +116,11 @@ class SingleLabel(Task):
         return np.asarray(logits).argmax(axis=-1)
 
     def decode(self, names, predictions):
-        out = []
-        for i in np.asarray(predictions).reshape(-1):
-            i = int(i)
-            if not 0 <= i < len(names):
-                raise ValueError(f"label id {i} out of range for {len(names)} classes")
-            out.append(names[i])
-        return out
+        ids = np.asarray(predictions).reshape(-1).tolist()
+        if ids and (min(ids) < 0 or max(ids) >= len(names)):
+            bad = next(i for i in ids if not 0 <= i < len(names))
+            raise ValueError(f"label id {bad} out of range for {len(names)} classes")
+        return [names[i] for i in ids]
 
     def metrics(self, gold, pred, names, teacher_pred=None, per_label=False):
         return classification_metrics(gold, pred, len(names), teacher_pred)
