@@ -237,6 +237,17 @@ def table(args) -> None:
                       + ", ".join(f"{n} {v:,.0f} texts/s at batch {b}" for (n, b), v in
                                   ((tuple(key.rsplit('_b', 1)), v) for key, v in speed.items() if '_b' in key))]
         lines.append("")
+    lines += ["## Prompted language models", "",
+              "Not measured: no LLM weights are reachable from the machine these benchmarks ran on. The prompted "
+              "teachers (local and served) are tested on tiny models built in the tests and against a real HTTP "
+              "server on loopback; [teachers.md](teachers.md) gives the spec files and the commands to run with "
+              "vLLM, llama.cpp or Ollama. With a served model the steps are:", "",
+              "```text",
+              "vllm serve Qwen/Qwen2.5-7B-Instruct --port 8000          # or: ollama serve / llama-server",
+              "textdistill teacher check --teacher llm.json --data sample.tsv --corpus unlabeled.jsonl \\",
+              "    --price-in 0.15 --price-out 0.6                      # accuracy, unparsed answers, cost before paying",
+              "textdistill distill --teacher llm.json --unlabeled unlabeled.jsonl --dev dev.tsv --out student/",
+              "```", ""]
     (ROOT / "docs" / "few-shot.md").write_text("\n".join(lines) + "\n")
     log("wrote docs/few-shot.md")
 
