@@ -24,7 +24,6 @@ import gzip
 import json
 import os
 import random
-import shlex
 import subprocess
 import sys
 import time
@@ -39,6 +38,8 @@ RESULTS = ROOT / "benchmarks" / "results" / "few-shot.json"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from common import log, textdistill, write_jsonl  # noqa: E402
 
 BUDGETS = [0, 8, 32, 128]
 DESCRIPTIONS = {
@@ -46,28 +47,6 @@ DESCRIPTIONS = {
     "ag_news": {"1": "world news: politics, countries and conflicts", "2": "sports news",
                 "3": "business news: companies, markets and the economy", "4": "science and technology news"},
 }
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def textdistill(*args) -> tuple[str, float]:
-    cmd = [str(Path(sys.executable).parent / "textdistill"), "--threads", "1", *map(str, args)]
-    shown = "textdistill " + " ".join(shlex.quote(str(a)).replace(str(ROOT) + "/", "").replace(str(SHARED), "../shared")
-                                      for a in args)
-    log(shown)
-    started = time.perf_counter()
-    subprocess.run(cmd, check=True)
-    return shown, time.perf_counter() - started
-
-
-def write_jsonl(path: Path, rows) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    return path
 
 
 def load_results() -> dict:
@@ -151,7 +130,6 @@ def teacher_spec(task: str, k: int, head: str = "auto") -> Path:
 
 
 def accuracy_of(teacher_path: Path, test_file: Path) -> float:
-    import numpy as np
 
     from textdistill.data.readers import LabelMap, read_dataset
     from textdistill.teachers.base import load_teacher

@@ -30,7 +30,6 @@ import argparse
 import json
 import os
 import random
-import shlex
 import subprocess
 import sys
 import time
@@ -46,38 +45,15 @@ WORK = ROOT / "runs" / "multi"  # data splits and the transformer teachers
 OUTPUTS = Path(os.environ.get("MULTI_OUTPUTS", WORK))  # students and the CNN teacher (a smoke run puts them elsewhere)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from common import log, textdistill, write_jsonl  # noqa: E402
 # the CLI this script runs is this tree's (a worktree's venv may point at another checkout)
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "src"), os.environ.get("PYTHONPATH")) if p)
 
 TASKS = ("trec", "ag_news", "mrpc", "sst2")
 
 
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
 THREADS = int(os.environ.get("MULTI_THREADS", "1"))  # teacher fine-tuning and labelling only
-
-
-def textdistill(*args, threads: int = 1) -> tuple[str, float]:
-    """Run the CLI as a user would (one torch thread: a second heavy job may share the machine)."""
-    cmd = [str(Path(sys.executable).parent / "textdistill"), "--threads", str(threads), *map(str, args)]
-    shown = "textdistill " + " ".join(shlex.quote(str(a)).replace(str(ROOT) + "/", "").replace(str(SHARED), "../shared")
-                                      for a in args)
-    log(shown)
-    started = time.perf_counter()
-    subprocess.run(cmd, check=True)
-    return shown, time.perf_counter() - started
-
-
-def write_jsonl(path: Path, rows: list[dict]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
-    return path
 
 
 def _rows(ds, idx=None) -> list[dict]:

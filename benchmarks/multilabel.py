@@ -28,10 +28,8 @@ import json
 import os
 import random
 import re
-import shlex
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,36 +41,14 @@ WORK = ROOT / "runs" / "multilabel"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from common import log, textdistill, write_jsonl  # noqa: E402
 
 TASKS = {
     # teacher settings: max length, epochs, learning rate, batch size
     "reuters": {"max_length": 256, "epochs": 3, "lr": 1e-4, "batch_size": 16},
     "goemotions": {"max_length": 64, "epochs": 3, "lr": 1e-4, "batch_size": 32},
 }
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def textdistill(*args) -> tuple[str, float]:
-    cmd = [str(Path(sys.executable).parent / "textdistill"), "--threads", "1", *map(str, args)]
-    shown = "textdistill " + " ".join(shlex.quote(str(a)).replace(str(ROOT) + "/", "").replace(str(SHARED), "../shared")
-                                      for a in args)
-    log(shown)
-    started = time.perf_counter()
-    subprocess.run(cmd, check=True)
-    return shown, time.perf_counter() - started
-
-
-def write_jsonl(path: Path, rows) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
-    return path
 
 
 def files(task: str) -> dict[str, Path]:

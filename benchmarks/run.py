@@ -11,13 +11,11 @@ benchmark section of docs/benchmarks.md from them.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import statistics
 import os
 import random
 import re
-import shlex
 import subprocess
 import sys
 import time
@@ -36,33 +34,14 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # the teacher's tokeni
 sys.path.insert(0, str(ROOT / "src"))
 from textdistill.evaluation.speed import bench_models, hardware, student_speed, timed_rate  # noqa: E402
 from textdistill.data.readers import read_dataset  # noqa: E402
-from textdistill.metrics import classification_metrics  # noqa: E402
 from textdistill.featurizers.ngrams import Tokenizer  # noqa: E402
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def textdistill(*args: str) -> tuple[str, float]:
-    """Run the CLI as a user would (torch on one thread: the machine has two cores and other jobs may share it);
-    returns the command line and its wall time."""
-    cmd = [str(Path(sys.executable).parent / "textdistill"), "--threads", "1", *map(str, args)]
-    shown = "textdistill " + " ".join(shlex.quote(str(a)).replace(str(ROOT) + "/", "").replace(str(SHARED), "../shared")
-                                      for a in args)
-    log(shown)
-    started = time.perf_counter()
-    subprocess.run(cmd, check=True)
-    return shown, time.perf_counter() - started
+import common  # noqa: E402
+from common import log, textdistill  # noqa: E402
 
 
 def write_jsonl(path: Path, texts, labels=None) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        for i, t in enumerate(texts):
-            row = {"text": t} if labels is None else {"text": t, "label": labels[i]}
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    return path
+    return common.write_jsonl(path, ({"text": t} if labels is None else {"text": t, "label": labels[i]}
+                                     for i, t in enumerate(texts)))
 
 
 def save_result(name: str, result: dict) -> None:

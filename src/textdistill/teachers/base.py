@@ -14,7 +14,7 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from ..errors import ModelError
+from ..errors import DataError, ModelError
 from ..registry import Registry
 
 
@@ -46,6 +46,25 @@ class PartialOutputs(KeyboardInterrupt):
     def __init__(self, done: np.ndarray, logits: np.ndarray):
         super().__init__()
         self.done, self.logits = done, logits
+
+
+def checked_inputs(texts, pairs) -> tuple[list[str], list[str] | None]:
+    """A teacher's inputs as lists, checked: as many second segments as texts, every one a string."""
+    texts = list(texts)
+    if pairs is not None:
+        pairs = list(pairs)
+        if len(pairs) != len(texts):
+            raise DataError(f"got {len(texts)} texts but {len(pairs)} second segments (pairs)")
+    for seq in (texts, pairs or ()):
+        bad = next((i for i, t in enumerate(seq) if not isinstance(t, str)), None)
+        if bad is not None:
+            raise DataError(f"text #{bad} is {type(seq[bad]).__name__}, not a string")
+    return texts, pairs
+
+
+def unanswered(n: int, num_labels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Outputs for n texts before any is answered: NaN rows, and a mask of the finished ones (none)."""
+    return np.full((n, num_labels), np.nan, dtype=np.float32), np.zeros(n, dtype=bool)
 
 
 def is_student_dir(path: Path) -> bool:

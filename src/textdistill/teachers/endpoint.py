@@ -39,8 +39,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import ConfigError, DataError, ModelError
-from .base import PartialOutputs, register_kind
+from ..errors import ConfigError, ModelError
+from .base import PartialOutputs, checked_inputs, register_kind, unanswered
 from .prompting import PromptSpec, fingerprint, spec_from
 
 APIS = ("chat", "completions")
@@ -140,11 +140,8 @@ class EndpointTeacher:
         """Per text, log-probabilities of each label (NaN rows for answers that name no label)."""
         from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-        texts = list(texts)
-        if pairs is not None and len(pairs) != len(texts):
-            raise DataError(f"got {len(texts)} texts but {len(pairs)} second segments (pairs)")
-        out = np.full((len(texts), self.num_labels), np.nan, dtype=np.float32)
-        done = np.zeros(len(texts), dtype=bool)
+        texts, pairs = checked_inputs(texts, pairs)
+        out, done = unanswered(len(texts), self.num_labels)
         pool = ThreadPoolExecutor(self.concurrency)
         try:
             futures = {pool.submit(self.answer, t, None if pairs is None else pairs[i]): i for i, t in enumerate(texts)}

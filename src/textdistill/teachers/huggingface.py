@@ -13,7 +13,8 @@ import numpy as np
 import torch
 
 from ..persistence import hash_files
-from ..errors import ConfigError, DataError, ModelError
+from ..errors import ConfigError, ModelError
+from .base import checked_inputs
 
 CARD_NAME = "teacher_card.json"
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
@@ -304,7 +305,7 @@ class Teacher:
         current one. progress=True shows a tqdm bar; a tqdm bar object is updated instead. A Ctrl-C raises
         ``PartialOutputs`` with the batches finished so far.
         """
-        texts, pairs = _checked_inputs(texts, pairs)
+        texts, pairs = checked_inputs(texts, pairs)
         n = len(texts)
         out = np.empty((n, self.num_labels), dtype=np.float32)
         if n == 0:
@@ -424,19 +425,6 @@ class Teacher:
     def predict(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> np.ndarray:
         """Argmax class ids (N,)."""
         return self.logits(texts, pairs).argmax(axis=1)
-
-
-def _checked_inputs(texts, pairs):
-    texts = list(texts)
-    if pairs is not None:
-        pairs = list(pairs)
-        if len(pairs) != len(texts):
-            raise DataError(f"got {len(texts)} texts but {len(pairs)} second segments (pairs)")
-    for seq in (texts, pairs or ()):
-        bad = next((i for i, t in enumerate(seq) if not isinstance(t, str)), None)
-        if bad is not None:
-            raise DataError(f"text #{bad} is {type(seq[bad]).__name__}, not a string")
-    return texts, pairs
 
 
 def _card_max_length(folder: Path) -> int | None:

@@ -25,8 +25,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import ConfigError, DataError, ModelError
-from .base import register_kind
+from ..errors import ConfigError, ModelError
+from .base import checked_inputs, register_kind, unanswered
 from .prompting import PromptSpec, combine_alternatives, fingerprint, spec_from
 
 CHAT = ("auto", True, False)
@@ -130,11 +130,8 @@ class PromptTeacher:
         """Each label's verbalizer log-likelihood (N, labels); softmax of a row is the teacher's soft label."""
         from .base import PartialOutputs
 
-        texts = list(texts)
-        if pairs is not None and len(pairs) != len(texts):
-            raise DataError(f"got {len(texts)} texts but {len(pairs)} second segments (pairs)")
-        out = np.full((len(texts), self.num_labels), np.nan, dtype=np.float32)
-        done = np.zeros(len(texts), dtype=bool)
+        texts, pairs = checked_inputs(texts, pairs)
+        out, done = unanswered(len(texts), self.num_labels)
         order = np.argsort([-len(t) for t in texts], kind="stable")
         try:
             for start in range(0, len(order), self.batch_size):
