@@ -46,7 +46,7 @@ from common import log, textdistill, write_jsonl  # noqa: E402
 
 TASKS = {
     # teacher settings: max length, epochs, learning rate, batch size
-    "reuters": {"max_length": 256, "epochs": 3, "lr": 1e-4, "batch_size": 16},
+    "reuters": {"max_length": 256, "epochs": 2, "lr": 1e-4, "batch_size": 16},
     "goemotions": {"max_length": 64, "epochs": 3, "lr": 1e-4, "batch_size": 32},
 }
 

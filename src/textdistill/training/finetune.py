@@ -134,6 +134,7 @@ class ClassifierFamily:
         self.eval_batch_size = max(config.batch_size, 32)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.fresh: list[str] = []
+        self.prior: np.ndarray | None = None  # multi-label: each label's frequency in training (see ``build``)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(base)
         except Exception as exc:
@@ -174,10 +175,26 @@ class ClassifierFamily:
         except Exception as exc:
             raise ModelError(f"base model {self.base}: cannot be loaded ({first_line(exc)})") from None
         self.fresh = untrained_keys(info)  # a new classification head for a bare encoder or another label count
+        if self.prior is not None:
+            start_at_the_prior(model, self.fresh, self.prior)
         return ClassifierModule(model.float())
 
     def optimizers(self, module: ClassifierModule, lr: float, scale: float = 1.0) -> list:
         return [ScheduledAdamW(module, self.config, self.total_steps, lr * scale)]
+
+
+def start_at_the_prior(model, fresh: list[str], prior: np.ndarray) -> None:
+    """A new multi-label head starts by answering each label's frequency: its output bias is log(p / (1 - p)) (Lin
+    et al. 2017, "Focal loss", section 4.1). From zero, every sigmoid starts at 0.5 and the first hundreds of steps
+    only learn that most labels are absent (with 90 rare labels, the loss starts at ~62 per text instead of ~3); the
+    encoder is then pushed around by that and the positives are learned late."""
+    params = dict(model.named_parameters())
+    p = np.clip(np.asarray(prior, dtype=np.float64), 1e-4, 1 - 1e-4)
+    for name in fresh:
+        param = params.get(name)
+        if name.endswith("bias") and param is not None and tuple(param.shape) == p.shape:
+            with torch.no_grad():
+                param.copy_(torch.from_numpy(np.log(p / (1 - p))).to(param.dtype))
 
 
 def _label_ids(name: str, label_ids: Any, n: int, num_labels: int, task) -> np.ndarray:
@@ -277,6 +294,8 @@ def finetune_teacher(
     total_steps = max(1, math.ceil(config.epochs * steps_per_epoch))
     family = ClassifierFamily(str(base), local if local.exists() else None, num_labels, label_names, config, task,
                               total_steps)
+    if task.name == "multi-label" and n_train:
+        family.prior = train_gold.mean(0)
     train_config = TrainConfig(epochs=math.ceil(total_steps / steps_per_epoch), batch_size=config.batch_size,
                                lr=config.lr, seed=config.seed, eval_every=config.eval_every or 0)
     trainer = Trainer(family, train_config, num_labels, progress=progress, log=_say, task=task, device=device)
