@@ -379,6 +379,17 @@ def training_stages(plan: Plan, config, data: LabelledData, transfer: TransferSe
                   config.finetune_lr_scale)], objective
 
 
+def label_prior(data: LabelledData, transfer: TransferSet, signal) -> np.ndarray | None:
+    """Multi-label: each label's frequency in what the student first learns (the teachers' mean probability over the
+    transfer set, or the gold labels); the output layer starts there. None for single-label tasks."""
+    if data.task.name == "single-label":
+        return None
+    if signal is not None:
+        return np.mean([data.task.probabilities(logits).mean(0) for logits in signal.logits], axis=0)
+    gold = transfer.gold[data.task.labelled(transfer.gold)] if len(transfer.gold) else transfer.gold
+    return gold.mean(0) if len(gold) else None
+
+
 def train(plan: Plan, config, data: LabelledData, transfer: TransferSet, encoded, stages, signal,
           report: DistillReport, log, progress=True):
     """The trainer run (resuming an interrupted run of the same plan), and the module with the best dev state."""
@@ -389,7 +400,8 @@ def train(plan: Plan, config, data: LabelledData, transfer: TransferSet, encoded
     device = resolve_device(plan.device)
     if device != "cpu":
         log(f"training on {device}")
-    trainer = Trainer(family, config, len(data.labels), progress=progress, log=log, task=data.task, device=device)
+    trainer = Trainer(family, config, len(data.labels), progress=progress, log=log, task=data.task, device=device,
+                      output_prior=label_prior(data, transfer, signal))
     # what decides the training trajectory (the number of epochs only decides where it ends: a rerun with another
     # --epochs resumes too, towards the new total)
     schedule = {k: v for k, v in config.to_dict().items() if k not in ("epochs", "finetune_epochs")}

@@ -29,6 +29,7 @@ from ..teachers.huggingface import (CARD_NAME, check_model_dir, first_line, load
                                     quiet_transformers, untrained_keys)
 from .batching import RaggedRows
 from .config import TrainConfig
+from .head import start_at_the_prior
 from .loop import Stage, Trainer, TrainingSet
 from .objectives import GoldObjective
 
@@ -176,25 +177,19 @@ class ClassifierFamily:
             raise ModelError(f"base model {self.base}: cannot be loaded ({first_line(exc)})") from None
         self.fresh = untrained_keys(info)  # a new classification head for a bare encoder or another label count
         if self.prior is not None:
-            start_at_the_prior(model, self.fresh, self.prior)
+            start_fresh_head_at_the_prior(model, self.fresh, self.prior)
         return ClassifierModule(model.float())
 
     def optimizers(self, module: ClassifierModule, lr: float, scale: float = 1.0) -> list:
         return [ScheduledAdamW(module, self.config, self.total_steps, lr * scale)]
 
 
-def start_at_the_prior(model, fresh: list[str], prior: np.ndarray) -> None:
-    """A new multi-label head starts by answering each label's frequency: its output bias is log(p / (1 - p)) (Lin
-    et al. 2017, "Focal loss", section 4.1). From zero, every sigmoid starts at 0.5 and the first hundreds of steps
-    only learn that most labels are absent (with 90 rare labels, the loss starts at ~62 per text instead of ~3); the
-    encoder is then pushed around by that and the positives are learned late."""
+def start_fresh_head_at_the_prior(model, fresh: list[str], prior: np.ndarray) -> None:
+    """The new head's output bias starts at each label's frequency (``head.start_at_the_prior``)."""
     params = dict(model.named_parameters())
-    p = np.clip(np.asarray(prior, dtype=np.float64), 1e-4, 1 - 1e-4)
     for name in fresh:
-        param = params.get(name)
-        if name.endswith("bias") and param is not None and tuple(param.shape) == p.shape:
-            with torch.no_grad():
-                param.copy_(torch.from_numpy(np.log(p / (1 - p))).to(param.dtype))
+        if name.endswith("bias") and start_at_the_prior(params.get(name), prior):
+            return
 
 
 def _label_ids(name: str, label_ids: Any, n: int, num_labels: int, task) -> np.ndarray:

@@ -16,10 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch import nn
 
 from ..errors import ConfigError, TextdistillError
 from ..tasks import get_task
 from .config import TrainConfig  # noqa: F401  (re-exported: the Python API's home of TrainConfig)
+from .head import start_at_the_prior
 from .objectives import EpochContext, Objective, StepContext
 
 
@@ -113,8 +115,11 @@ class Trainer:
     """Runs the stages and keeps the best module state by dev metric."""
 
     def __init__(self, family, config: TrainConfig, num_classes: int, progress: bool = True, log=print, task=None,
-                 device: str = "cpu"):
+                 device: str = "cpu", output_prior=None):
         self.task = get_task(task)
+        # multi-label: each label's frequency in the targets; a module whose final layer is ``output`` (an
+        # nn.Linear) starts its bias there (``head.start_at_the_prior``). None: the family's own initialisation.
+        self.output_prior = output_prior
         if config.select_metric is None:  # the task's own (accuracy, or micro-F1 for multi-label data)
             import dataclasses
 
@@ -335,6 +340,8 @@ class Trainer:
         torch.manual_seed(c.seed)
         rng = np.random.default_rng(c.seed)
         module = self.family.build(self.num_classes)
+        if self.output_prior is not None and isinstance(getattr(module, "output", None), nn.Linear):
+            start_at_the_prior(module.output.bias, self.output_prior)
         if self.device != "cpu":
             self._move_to_device(module, stages)
         self.family.optimizers(module, c.lr)  # the first optimizer imports torch's compiler stack (~1 s): not training
