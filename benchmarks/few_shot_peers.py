@@ -72,7 +72,8 @@ def fasttext_peer(texts, labels, test):
     model = fasttext.train_supervised(f.name, wordNgrams=2, epoch=50, lr=0.5, verbose=0)  # many epochs: few examples
     seconds = time.perf_counter() - started
     os.unlink(f.name)
-    pred = [model.predict(" ".join(t.split()))[0][0].removeprefix("__label__") for t in test[0]]
+    # a list in one call (the binding's single-string path fails under numpy 2: np.array(..., copy=False))
+    pred = [ls[0].removeprefix("__label__") for ls in model.predict([" ".join(t.split()) for t in test[0]])[0]]
     return accuracy(pred, test[1]), seconds
 
 

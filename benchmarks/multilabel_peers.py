@@ -85,10 +85,11 @@ def fasttext_peer(task, train, names):
     column = {n: i for i, n in enumerate(names)}
 
     def probs(texts):
-        labels, values = model.predict([fasttext_clean(t) for t in texts], k=-1, threshold=0.0)
+        # one text at a time through the binding's core: its list path (multilinePredict) returns the first label's
+        # probability for every label under numpy 2 (fasttext-wheel 0.9.2), and its str path fails on copy=False
         out = np.zeros((len(texts), len(names)), dtype=np.float32)
-        for i, (ls, vs) in enumerate(zip(labels, values)):
-            for label, v in zip(ls, vs):
+        for i, text in enumerate(texts):
+            for v, label in model.f.predict(fasttext_clean(text), -1, 0.0, "strict"):
                 j = column.get(label[9:])
                 if j is not None:
                     out[i, j] = v

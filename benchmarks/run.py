@@ -841,7 +841,9 @@ def table(args):
         t = r["students"]["DAN (KD+FT)"]["timings"]
         lines += ["", f"DAN (KD+FT) vs teacher: **{sp['batch_32_end_to_end']:.0f}x** at batch 32, "
                       f"{sp['batch_1_end_to_end']:.0f}x at batch 1. Vs fastText: **{s['student_vs_fasttext_batch32']:.2f}x** "
-                      f"its texts/s at batch 32, {s['student_vs_fasttext_batch1']:.2f}x at batch 1. Without numba (the "
+                      f"its texts/s at batch 32, {s['student_vs_fasttext_batch1']:.2f}x at batch 1 (this fastText row reads "
+                      f"textdistill's tokens, and its rate includes that Python tokenizing; fastText as its users run it, "
+                      f"wall-clock on a quiet machine, is in [speed.md](speed.md)). Without numba (the "
                       f"numpy path, same ids): {s['numpy_path_vs_teacher_batch32']:.0f}x the teacher, "
                       f"{s['numpy_path_vs_fasttext_batch32']:.2f}x fastText at batch 32. Model: "
                       f"{r['students']['DAN (KD+FT)'].get('describe') or ''}. Wall times: vocabulary + encoding "
