@@ -59,7 +59,13 @@ def save_results(results: dict) -> None:
     results.update({"date": time.strftime("%Y-%m-%d"), "hardware": hardware(),
                     "command": "python benchmarks/few_shot.py prepare teachers students; "
                                "benchmarks/few_shot_peers.py (peers venv); python benchmarks/few_shot.py table"})
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    merged = load_results()  # another step may have saved since this one read the file: keep what it wrote
+    for task, entry in results["tasks"].items():
+        merged["tasks"].setdefault(task, {}).update(entry)
+    merged.update({k: v for k, v in results.items() if k != "tasks"})
+    tmp = RESULTS.with_suffix(".tmp")
+    tmp.write_text(json.dumps(merged, indent=2) + "\n")
+    tmp.replace(RESULTS)
 
 
 def minilm() -> str:
