@@ -45,7 +45,7 @@ def setfit_peer(texts, labels, test, max_steps=None):
 
     model = SetFitModel.from_pretrained(minilm())
     # the library's defaults (every pair it samples, one epoch); max_steps caps the contrastive steps when asked
-    args = TrainingArguments(batch_size=16, num_epochs=1, seed=0, report_to="none",
+    args = TrainingArguments(batch_size=16, num_epochs=1, seed=0, report_to="none", output_dir=tempfile.mkdtemp(),
                              **({"max_steps": max_steps} if max_steps else {}))
     trainer = Trainer(model=model, args=args, train_dataset=Dataset.from_dict({"text": texts, "label": labels}))
     started = time.perf_counter()

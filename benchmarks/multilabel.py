@@ -187,7 +187,9 @@ def student_dir(task: str, name: str) -> Path:
 
 
 def disk_mb(path: Path) -> float:
-    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file()) / 1e6
+    path = Path(path)
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    return sum(p.stat().st_size for p in files) / 1e6
 
 
 def scores(metrics: dict) -> dict:
@@ -303,9 +305,9 @@ def table(args) -> None:
                          f"{'' if mb is None else f'{mb:,.1f}'} |")
         lines.append("")
         if speed:
-            lines.append(f"Speed: {speed.get('hardware', '')}; {speed.get('texts', '?')} test texts, one thread "
+            lines.append(f"Speed: {speed.get('hardware', {}).get('cpu', '')}; {speed.get('texts', '?')} test texts, one thread "
                          "each, every model timed in turn in one process (median of runs); the teacher in arrival "
-                         "order. Commands: `benchmarks/multilabel.json`.")
+                         "order. Commands: `benchmarks/results/multilabel.json`.")
             lines.append("")
     lines.append("Made by `python benchmarks/multilabel.py prepare teachers students`, "
                  "`<peers-venv>/bin/python benchmarks/multilabel_peers.py` and `python benchmarks/multilabel.py "
