@@ -15,6 +15,9 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
 
+PEER_NAMES = {"tfidf": "TF-IDF + LR", "fasttext": "fastText", "model2vec": "model2vec", "setfit": "SetFit"}
+
+
 def load(name: str) -> dict | None:
     path = RESULTS / name
     return json.loads(path.read_text()) if path.is_file() else None
@@ -59,9 +62,9 @@ def multilabel_rows() -> list[str]:
         peers = e.get("peers", {})
         best = max(peers.items(), key=lambda kv: kv[1]["micro_f1"]) if peers else None
         sp = e.get("speed", {})
-        x = f"{sp['dan_b32'] / sp['teacher_b32']:,.0f}x" if sp.get("teacher_b32") else "-"
+        x = f"{sp['dan_b32'] / sp['teacher_b32']:,.0f}x (wall)" if sp.get("teacher_b32") else "-"
         rows.append(f"| {title} | micro-F1 | {t:.4f} | **{d:.4f}** ({d / t:.1%}) | "
-                    + (f"{best[1]['micro_f1']:.4f} ({best[0]})" if best else "-")
+                    + (f"{best[1]['micro_f1']:.4f} ({PEER_NAMES.get(best[0], best[0])})" if best else "-")
                     + f" | {x} | {e['students']['dan']['mb']:.0f} MB vs {e.get('teacher_mb', 0):.0f} MB |")
     return rows
 
@@ -74,9 +77,12 @@ def few_shot_rows() -> list[str]:
         if not e or "32" not in e.get("students", {}):
             continue
         t, d = e["teachers"]["32-auto"], e["students"]["32"]["accuracy"]
-        setfit = (e.get("peers", {}).get("setfit") or {}).get("32", {}).get("accuracy")
+        at32 = {n: (v.get("32") or {}).get("accuracy") for n, v in e.get("peers", {}).items()}
+        at32 = {n: a for n, a in at32.items() if a is not None}
+        best = max(at32.items(), key=lambda kv: kv[1]) if at32 else None
         rows.append(f"| {title} | accuracy | {t:.4f} | **{d:.4f}** ({d / t:.1%}) | "
-                    + (f"{setfit:.4f} (SetFit)" if setfit else "-") + f" | - | {e['students']['32']['disk_mb']:.0f} MB |")
+                    + (f"{best[1]:.4f} ({PEER_NAMES.get(best[0], best[0])})" if best else "-")
+                    + f" | - | {e['students']['32']['disk_mb']:.0f} MB |")
     return rows
 
 
