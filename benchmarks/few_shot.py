@@ -215,6 +215,8 @@ def table(args) -> None:
             cells += [_pct((peers.get(name, {}).get(str(k)) or {}).get("accuracy")) for name in
                       ("setfit", "model2vec", "fasttext", "tfidf")]
             lines.append("| " + " | ".join(cells) + " |")
+        if r.get("peers_note"):
+            lines += ["", f"Peers: {r['peers_note']}."]
         capped = {k: v["max_steps"] for k, v in peers.get("setfit", {}).items() if v.get("max_steps")}
         if capped:
             lines += ["", "SetFit at " + ", ".join(f"{k} per class was capped at {n:,} contrastive steps" for k, n in

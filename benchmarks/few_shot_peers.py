@@ -106,6 +106,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--tasks", nargs="*", default=["sst2", "ag_news"])
+    parser.add_argument("--budgets", nargs="*", type=int, default=BUDGETS[1:], help="examples per class")
     parser.add_argument("--setfit-max-steps", type=int, default=None,
                         help="cap SetFit's contrastive steps at 128 examples per class (its default samples every "
                              "positive pair: ~65k pairs, ~4,000 steps, about an hour on one thread for AG News)")
@@ -120,7 +121,7 @@ def main() -> None:
         test = read(d / "test.jsonl")
         peers = results["tasks"].setdefault(task, {}).setdefault("peers", {})
         setfit_32 = None
-        for k in BUDGETS[1:]:
+        for k in args.budgets:
             texts, labels = read(d / f"shots-{k}.jsonl")
             cap = args.setfit_max_steps if k >= 128 else None
             model, acc, seconds = setfit_peer(texts, labels, test, cap)
@@ -135,7 +136,9 @@ def main() -> None:
             acc, seconds = tfidf_peer(texts, labels, test)
             peers.setdefault("tfidf", {})[str(k)] = {"accuracy": acc, "train_s": round(seconds, 2)}
             log(f"{task} k={k}: " + ", ".join(f"{n} {peers[n][str(k)]['accuracy']:.4f}" for n in peers))
-        save_results(results)
+            save_results(results)  # after each budget: a long run stopped later keeps what it measured
+        if setfit_32 is None:
+            continue
         from textdistill import Student
 
         student = Student.from_pretrained(d / "dan-32")
