@@ -217,6 +217,9 @@ def measure(cmd: list[str], stdin: Path | None = None) -> dict:
 
 
 def cli(args) -> None:
+    if not os.access("/usr/bin/time", os.X_OK):
+        raise SystemExit("speed.py cli measures whole processes with GNU time: install it (Debian/Ubuntu: apt install "
+                         "time)")
     src = WORK / "lines-200k.txt"
     lines = src.read_text(encoding="utf-8").splitlines()
     (WORK / "lines-1k.txt").write_text("\n".join(lines[:1000]) + "\n")
