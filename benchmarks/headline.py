@@ -18,6 +18,14 @@ RESULTS = ROOT / "benchmarks" / "results"
 PEER_NAMES = {"tfidf": "TF-IDF + LR", "fasttext": "fastText", "model2vec": "model2vec", "setfit": "SetFit"}
 
 
+def best_peer(scores: dict) -> str:
+    """"0.8407 (TF-IDF + LR)": the best of {peer: score}, or "-" without peers."""
+    if not scores:
+        return "-"
+    name, score = max(scores.items(), key=lambda kv: kv[1])
+    return f"{score:.4f} ({PEER_NAMES.get(name, name)})"
+
+
 def load(name: str) -> dict | None:
     path = RESULTS / name
     return json.loads(path.read_text()) if path.is_file() else None
@@ -43,10 +51,9 @@ def single_label_rows() -> list[str]:
         s = r["summary"]
         held = s["heldout"]
         dan = held["students"]["DAN (KD+FT)"]
-        best_peer = max(held["peers"].items(), key=lambda kv: kv[1] or 0)
         cpu = r["students"]["DAN (KD+FT)"]["bench"]
         rows.append(f"| {title} | accuracy | {held['teacher']:.4f} | **{dan:.4f}** ({dan / held['teacher']:.1%}) | "
-                    f"{best_peer[1]:.4f} ({best_peer[0]}) | {teacher_speedup(tag, s)} | "
+                    f"{best_peer({n: a for n, a in held['peers'].items() if a is not None})} | {teacher_speedup(tag, s)} | "
                     f"{cpu['student']['disk_bytes'] / 1e6:.0f} MB vs {cpu['teacher']['disk_bytes'] / 1e6:.0f} MB |")
     return rows
 
@@ -59,13 +66,10 @@ def multilabel_rows() -> list[str]:
         if not e or "dan" not in e.get("students", {}) or "teacher_tuned" not in e:
             continue
         t, d = e["teacher_tuned"]["micro_f1"], e["students"]["dan"]["micro_f1"]
-        peers = e.get("peers", {})
-        best = max(peers.items(), key=lambda kv: kv[1]["micro_f1"]) if peers else None
         sp = e.get("speed", {})
         x = f"{sp['dan_b32'] / sp['teacher_b32']:,.0f}x (wall)" if sp.get("teacher_b32") else "-"
         rows.append(f"| {title} | micro-F1 | {t:.4f} | **{d:.4f}** ({d / t:.1%}) | "
-                    + (f"{best[1]['micro_f1']:.4f} ({PEER_NAMES.get(best[0], best[0])})" if best else "-")
-                    + f" | {x} | {e['students']['dan']['mb']:.0f} MB vs {e.get('teacher_mb', 0):.0f} MB |")
+                    + best_peer({n: v["micro_f1"] for n, v in e.get("peers", {}).items()}) + f" | {x} | {e['students']['dan']['mb']:.0f} MB vs {e.get('teacher_mb', 0):.0f} MB |")
     return rows
 
 
@@ -78,11 +82,8 @@ def few_shot_rows() -> list[str]:
             continue
         t, d = e["teachers"]["32-auto"], e["students"]["32"]["accuracy"]
         at32 = {n: (v.get("32") or {}).get("accuracy") for n, v in e.get("peers", {}).items()}
-        at32 = {n: a for n, a in at32.items() if a is not None}
-        best = max(at32.items(), key=lambda kv: kv[1]) if at32 else None
         rows.append(f"| {title} | accuracy | {t:.4f} | **{d:.4f}** ({d / t:.1%}) | "
-                    + (f"{best[1]:.4f} ({PEER_NAMES.get(best[0], best[0])})" if best else "-")
-                    + f" | - | {e['students']['32']['disk_mb']:.0f} MB |")
+                    + best_peer({n: a for n, a in at32.items() if a is not None}) + f" | - | {e['students']['32']['disk_mb']:.0f} MB |")
     return rows
 
 
